@@ -1,0 +1,99 @@
+//! `airgap`: the command-line ground station for scripts, SITL sessions and headless work.
+//! Each verb is a thin front end over the engine (or the simulator); output for machines is
+//! `--json`, one object per line.
+
+mod bench;
+mod sim;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "airgap", version, about = "Airgap: a secure offline MAVLink ground station")]
+struct Cli {
+    /// Log verbosity for diagnostics on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run simulated vehicles: a MAVLink 2 ArduCopter-like peer over a real socket or pty.
+    Sim(sim::SimArgs),
+    /// Connect to a vehicle and print its state about once a second.
+    Watch(watch::WatchArgs),
+    /// Replay a .tlog through the engine (same as `watch replay:FILE@SPEED`).
+    Replay(watch::ReplayArgs),
+    /// Measure frame parsing and state update on a .tlog, in frames per second.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = match cli.command {
+        Command::Bench(args) => bench::run(args),
+        command => runtime().and_then(|rt| {
+            rt.block_on(async move {
+                match command {
+                    Command::Sim(args) => sim::run(args).await,
+                    Command::Watch(args) => watch::run(args).await,
+                    Command::Replay(args) => watch::replay(args).await,
+                    Command::Bench(_) => unreachable!("handled above"),
+                }
+            })
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("airgap: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves when the user presses Ctrl-C or the process gets SIGTERM.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,478 @@
+//! The engine actor: one loop owns links and vehicles; link reader tasks only forward
+//! events into it, so no state is shared behind locks.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use airgap_core::series::{Group, SeriesSet};
+use airgap_core::state::{is_vehicle_heartbeat, VehicleState};
+use airgap_core::dialect::MavAutopilot;
+use airgap_core::MavMessage;
+use airgap_link::{Address, Link, LinkEvent, LinkSender, LinkStatsHandle};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{interval, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request,
+    SeriesChunk, SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
+};
+
+/// MAV_COMP_ID_AUTOPILOT1: messages from it make a vehicle even before its first heartbeat.
+const AUTOPILOT_COMPID: u8 = 1;
+/// Seconds of counters behind the link-quality figure.
+const QUALITY_WINDOW: usize = 5;
+
+struct LinkEntry {
+    address: Address,
+    sender: LinkSender,
+    stats: LinkStatsHandle,
+    cancel: CancellationToken,
+    transport_up: bool,
+    closed: Option<String>,
+    detail: Option<String>,
+    /// (rx_frames, seq_gaps) once a second, newest last.
+    counters: VecDeque<(u64, u64)>,
+}
+
+impl LinkEntry {
+    fn is_replay(&self) -> bool {
+        matches!(self.address, Address::Replay { .. })
+    }
+
+    fn quality_pct(&self) -> Option<f64> {
+        let (first, last) = (self.counters.front()?, self.counters.back()?);
+        let rx = last.0.saturating_sub(first.0) as f64;
+        let gaps = last.1.saturating_sub(first.1) as f64;
+        (rx + gaps > 0.0).then(|| 100.0 * rx / (rx + gaps))
+    }
+}
+
+struct VehicleEntry {
+    link: LinkId,
+    state: VehicleState,
+    series: SeriesSet,
+    last_heartbeat: Option<Instant>,
+    /// When ATTITUDE or GLOBAL_POSITION_INT last arrived: telemetry is flowing.
+    last_telemetry: Option<Instant>,
+    streams_requested: Option<Instant>,
+    lost: bool,
+}
+
+struct Actor {
+    config: EngineConfig,
+    events: broadcast::Sender<EngineEvent>,
+    link_events: mpsc::Sender<(LinkId, Option<LinkEvent>)>,
+    links: BTreeMap<LinkId, LinkEntry>,
+    vehicles: BTreeMap<VehicleKey, VehicleEntry>,
+    next_link: u32,
+    cancel: CancellationToken,
+}
+
+pub(crate) async fn run(
+    config: EngineConfig,
+    mut requests: mpsc::Receiver<Request>,
+    events: broadcast::Sender<EngineEvent>,
+    cancel: CancellationToken,
+) {
+    // Bounded: a replay at full speed is paced by how fast the actor folds frames.
+    let (link_events, mut link_rx) = mpsc::channel(4096);
+    let mut heartbeat = interval(config.heartbeat_period);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut watchdog = interval(config.vehicle_timeout / 12);
+    watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut actor = Actor {
+        config,
+        events,
+        link_events,
+        links: BTreeMap::new(),
+        vehicles: BTreeMap::new(),
+        next_link: 1,
+        cancel: cancel.clone(),
+    };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            request = requests.recv() => match request {
+                Some(request) => actor.handle_request(request).await,
+                None => break,
+            },
+            Some((link, event)) = link_rx.recv() => actor.handle_link_event(link, event),
+            _ = heartbeat.tick() => actor.on_heartbeat_tick(),
+            _ = watchdog.tick() => actor.on_watchdog(Instant::now()),
+        }
+    }
+    for link in actor.links.values() {
+        link.cancel.cancel();
+    }
+}
+
+impl Actor {
+    fn emit(&self, event: EngineEvent) {
+        // No subscriber is fine: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    async fn handle_request(&mut self, request: Request) {
+        match request {
+            Request::Connect {
+                address,
+                options,
+                reply,
+            } => {
+                let _ = reply.send(self.connect(address, options).await);
+            }
+            Request::Disconnect { link, reply } => {
+                let result = match self.links.get_mut(&link) {
+                    Some(entry) => {
+                        entry.cancel.cancel();
+                        entry.closed = Some("closed by the pilot".into());
+                        Ok(())
+                    }
+                    None => Err(EngineError::NoSuchLink(link.0)),
+                };
+                if result.is_ok() {
+                    self.links.remove(&link);
+                    self.vehicles.retain(|_, v| v.link != link);
+                    self.emit(EngineEvent::LinkClosed {
+                        link,
+                        reason: "closed by the pilot".into(),
+                    });
+                }
+                let _ = reply.send(result);
+            }
+            Request::Telemetry { cursor, reply } => {
+                let _ = reply.send(self.telemetry(cursor));
+            }
+            Request::Series { key, reply } => {
+                let chunks = self.vehicles.get(&key).map(|v| {
+                    Group::ALL
+                        .iter()
+                        .map(|&g| chunk(&v.series, g, None))
+                        .collect()
+                });
+                let _ = reply.send(chunks);
+            }
+        }
+    }
+
+    async fn connect(
+        &mut self,
+        address: Address,
+        options: airgap_link::LinkOptions,
+    ) -> Result<LinkId, EngineError> {
+        let cancel = self.cancel.child_token();
+        let mut link = Link::open(&address, options, cancel.clone()).await?;
+        let id = LinkId(self.next_link);
+        self.next_link += 1;
+        let entry = LinkEntry {
+            address,
+            sender: link.sender(),
+            stats: link.stats_handle(),
+            cancel: cancel.clone(),
+            transport_up: false,
+            closed: None,
+            detail: Some("waiting for the transport".into()),
+            counters: VecDeque::new(),
+        };
+        self.links.insert(id, entry);
+        let forward = self.link_events.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    event = link.recv() => event,
+                };
+                let done = event.is_none();
+                if forward.send((id, event)).await.is_err() || done {
+                    return;
+                }
+            }
+        });
+        Ok(id)
+    }
+
+    fn handle_link_event(&mut self, id: LinkId, event: Option<LinkEvent>) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return; // disconnected while the event was in flight
+        };
+        match event {
+            Some(LinkEvent::Up { peer }) => {
+                link.transport_up = true;
+                link.detail = Some(format!("connected to {peer}, waiting for a heartbeat"));
+                self.emit(EngineEvent::LinkUp { link: id, peer });
+            }
+            Some(LinkEvent::Down { reason }) => {
+                link.transport_up = false;
+                link.detail = Some(reason.clone());
+                self.emit(EngineEvent::LinkDown { link: id, reason });
+            }
+            Some(LinkEvent::Ended { reason }) => {
+                link.transport_up = false;
+                link.closed = Some(reason.clone());
+                link.detail = Some(reason.clone());
+                self.emit(EngineEvent::LinkClosed { link: id, reason });
+            }
+            None => {
+                if link.closed.is_none() {
+                    let reason = "the link stopped".to_string();
+                    link.closed = Some(reason.clone());
+                    link.detail = Some(reason.clone());
+                    self.emit(EngineEvent::LinkClosed { link: id, reason });
+                }
+            }
+            Some(LinkEvent::Frame { frame, time_us }) => {
+                // A frame proves the transport is up even where the transport has no notion of
+                // it (a datagram socket hears before it is told).
+                link.transport_up = true;
+                self.on_message(id, frame.sysid(), frame.compid(), time_us, &frame.msg);
+            }
+        }
+    }
+
+    fn on_message(&mut self, link: LinkId, sysid: u8, compid: u8, time_us: u64, msg: &MavMessage) {
+        let key = VehicleKey { sysid, compid };
+        let now = Instant::now();
+        if !self.vehicles.contains_key(&key) {
+            let is_vehicle = match msg {
+                MavMessage::HEARTBEAT(hb) => is_vehicle_heartbeat(hb.autopilot, hb.mavtype),
+                _ => compid == AUTOPILOT_COMPID,
+            };
+            if !is_vehicle {
+                return;
+            }
+            self.vehicles.insert(
+                key,
+                VehicleEntry {
+                    link,
+                    state: VehicleState::default(),
+                    series: SeriesSet::new(self.config.series_capacity),
+                    last_heartbeat: None,
+                    last_telemetry: None,
+                    streams_requested: None,
+                    lost: false,
+                },
+            );
+            self.emit(EngineEvent::VehicleDiscovered { key, link });
+        }
+        let Some(vehicle) = self.vehicles.get_mut(&key) else {
+            return;
+        };
+        vehicle.link = link;
+        if let Some(sample) = vehicle.state.apply(time_us, msg) {
+            vehicle.series.push(time_us, &sample);
+        }
+        let mut recovered = false;
+        let mut first_heartbeat = false;
+        match msg {
+            MavMessage::HEARTBEAT(_) => {
+                first_heartbeat = vehicle.last_heartbeat.is_none();
+                vehicle.last_heartbeat = Some(now);
+                if vehicle.lost {
+                    vehicle.lost = false;
+                    recovered = true;
+                }
+            }
+            MavMessage::ATTITUDE(_) | MavMessage::GLOBAL_POSITION_INT(_) => {
+                vehicle.last_telemetry = Some(now);
+            }
+            MavMessage::STATUSTEXT(_) => {
+                if let Some(line) = vehicle.state.newest_statustext() {
+                    let event = EngineEvent::StatusText {
+                        key,
+                        severity: line.severity,
+                        text: line.text.clone(),
+                    };
+                    self.emit(event);
+                }
+            }
+            _ => {}
+        }
+        if recovered {
+            self.emit(EngineEvent::VehicleRecovered { key });
+        }
+        // Ask for telemetry on meeting a vehicle, and again after it comes back (a rebooted
+        // autopilot forgets the rates it was given).
+        if first_heartbeat || recovered {
+            self.request_streams(key, now);
+        }
+    }
+
+    fn request_streams(&mut self, key: VehicleKey, now: Instant) {
+        let Some(vehicle) = self.vehicles.get_mut(&key) else {
+            return;
+        };
+        let Some(link) = self.links.get(&vehicle.link) else {
+            return;
+        };
+        if link.is_replay() {
+            return;
+        }
+        vehicle.streams_requested = Some(now);
+        let requests = match vehicle.state.autopilot {
+            Some(MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA) => {
+                gcs::ardupilot_stream_requests(key.sysid, key.compid, self.config.stream_rate_hz)
+            }
+            _ => gcs::message_interval_requests(key.sysid, key.compid),
+        };
+        for msg in &requests {
+            self.send(vehicle.link, msg);
+        }
+    }
+
+    fn send(&self, link: LinkId, msg: &MavMessage) {
+        if let Some(entry) = self.links.get(&link) {
+            if let Err(e) = entry.sender.send(self.config.gcs_sysid, self.config.gcs_compid, msg) {
+                tracing::debug!(link = link.0, error = %e, "send failed");
+            }
+        }
+    }
+
+    fn on_heartbeat_tick(&mut self) {
+        let heartbeat = gcs::heartbeat();
+        let ids: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.closed.is_none() && !l.is_replay())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.send(id, &heartbeat);
+        }
+        for link in self.links.values_mut() {
+            let stats = link.stats.snapshot();
+            if link.counters.len() == QUALITY_WINDOW + 1 {
+                link.counters.pop_front();
+            }
+            link.counters.push_back((stats.rx_frames, stats.seq_gaps));
+        }
+    }
+
+    fn on_watchdog(&mut self, now: Instant) {
+        let timeout = self.config.vehicle_timeout;
+        let mut lost = Vec::new();
+        let mut rerequest = Vec::new();
+        for (key, vehicle) in &mut self.vehicles {
+            let closed = self
+                .links
+                .get(&vehicle.link)
+                .is_none_or(|l| l.closed.is_some());
+            if closed {
+                continue;
+            }
+            let silent = vehicle
+                .last_heartbeat
+                .is_none_or(|t| now.duration_since(t) > timeout);
+            // A vehicle created from telemetry before its first heartbeat is not "lost" yet.
+            if silent && !vehicle.lost && vehicle.last_heartbeat.is_some() {
+                vehicle.lost = true;
+                lost.push(*key);
+            }
+            // Heartbeats but no telemetry: our request was lost (radio) or ignored; ask again.
+            let starved = vehicle
+                .last_telemetry
+                .is_none_or(|t| now.duration_since(t) > timeout);
+            let asked_recently = vehicle
+                .streams_requested
+                .is_some_and(|t| now.duration_since(t) < timeout);
+            if !vehicle.lost && vehicle.last_heartbeat.is_some() && starved && !asked_recently {
+                rerequest.push(*key);
+            }
+        }
+        for key in lost {
+            self.emit(EngineEvent::VehicleLost { key });
+        }
+        for key in rerequest {
+            self.request_streams(key, now);
+        }
+    }
+
+    fn link_state(&self, id: LinkId, link: &LinkEntry) -> LinkState {
+        if link.closed.is_some() {
+            return LinkState::Closed;
+        }
+        let mut any = false;
+        let mut alive = false;
+        for v in self.vehicles.values().filter(|v| v.link == id) {
+            any = true;
+            alive |= !v.lost && v.last_heartbeat.is_some();
+        }
+        match (link.transport_up, any, alive) {
+            (_, _, true) => LinkState::Up,
+            (true, true, false) => LinkState::Lost,
+            (false, true, false) if link.counters.is_empty() => LinkState::Connecting,
+            (false, true, false) => LinkState::Lost,
+            (_, false, _) => LinkState::Connecting,
+        }
+    }
+
+    fn telemetry(&self, cursor: Option<SeriesCursor>) -> (Telemetry, Option<SeriesCursor>) {
+        let links = self
+            .links
+            .iter()
+            .map(|(id, l)| {
+                let state = self.link_state(*id, l);
+                LinkInfo {
+                    id: *id,
+                    address: l.address.clone(),
+                    state,
+                    detail: match state {
+                        LinkState::Up => None,
+                        LinkState::Lost => Some(format!(
+                            "no heartbeat for over {} s",
+                            self.config.vehicle_timeout.as_secs_f32()
+                        )),
+                        _ => l.detail.clone(),
+                    },
+                    stats: l.stats.snapshot(),
+                    quality_pct: l.quality_pct(),
+                }
+            })
+            .collect();
+        let vehicles = self
+            .vehicles
+            .iter()
+            .map(|(key, v)| VehicleSnapshot {
+                key: *key,
+                link: v.link,
+                lost: v.lost,
+                state: v.state.clone(),
+            })
+            .collect();
+        let mut series = HashMap::new();
+        let cursor = cursor.map(|mut cursor| {
+            for (key, v) in &self.vehicles {
+                let chunks: Vec<SeriesChunk> = Group::ALL
+                    .iter()
+                    .map(|&g| {
+                        let after = cursor.after(*key, g, v.series.get(g).last_t_us());
+                        let c = chunk(&v.series, g, after);
+                        if let Some(last) = c.t_us.last() {
+                            cursor.advance(*key, g, *last);
+                        }
+                        c
+                    })
+                    .filter(|c| !c.t_us.is_empty())
+                    .collect();
+                series.insert(*key, chunks);
+            }
+            cursor
+        });
+        (
+            Telemetry {
+                links,
+                vehicles,
+                series,
+            },
+            cursor,
+        )
+    }
+}
+
+fn chunk(series: &SeriesSet, group: Group, after_us: Option<u64>) -> SeriesChunk {
+    let (t_us, columns) = series.get(group).since(after_us);
+    SeriesChunk {
+        group,
+        t_us,
+        columns,
+    }
+}

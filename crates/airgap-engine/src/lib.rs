@@ -1,0 +1,260 @@
+//! The headless runtime every front end drives: it opens links, tracks the vehicles heard on
+//! them, keeps the ground station's side of the protocol going (its own heartbeat, stream
+//! requests), and answers typed requests through a cloneable [`EngineHandle`].
+//!
+//! One actor owns all state ([`actor`]); link readers are tasks that only forward events to
+//! it. Nothing here knows about Tauri, JSON for the UI, or a terminal.
+
+mod actor;
+pub mod gcs;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use airgap_core::series::Group;
+use airgap_core::state::VehicleState;
+use airgap_link::{Address, LinkOptions, LinkStats};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub use airgap_core::series::Group as SeriesGroup;
+
+/// How the engine presents itself on the links and how patient it is.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Our system id; 255 is the ground-station convention (MAVProxy, QGroundControl).
+    pub gcs_sysid: u8,
+    /// Our component id; 190 is MAV_COMP_ID_MISSIONPLANNER, what autopilots expect from a GCS.
+    pub gcs_compid: u8,
+    pub heartbeat_period: Duration,
+    /// A vehicle with no heartbeat for this long is lost (QGroundControl uses 3.5 s).
+    pub vehicle_timeout: Duration,
+    /// Telemetry rate asked of ArduPilot vehicles per stream group.
+    pub stream_rate_hz: u16,
+    /// Plot rows kept per vehicle and group.
+    pub series_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            gcs_sysid: 255,
+            gcs_compid: 190,
+            heartbeat_period: Duration::from_secs(1),
+            vehicle_timeout: Duration::from_secs(3),
+            stream_rate_hz: 4,
+            series_capacity: airgap_core::series::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkId(pub u32);
+
+/// A vehicle is one autopilot component: MAVLink system and component id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VehicleKey {
+    pub sysid: u8,
+    pub compid: u8,
+}
+
+impl std::fmt::Display for VehicleKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.sysid, self.compid)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Opening, or the transport is down and retrying (TCP/serial reconnect).
+    Connecting,
+    /// Transport open and a vehicle heartbeat heard within the timeout.
+    Up,
+    /// Transport open, vehicles were heard, none within the timeout.
+    Lost,
+    /// Closed by request, or ended (a replay reached its end).
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    pub id: LinkId,
+    pub address: Address,
+    pub state: LinkState,
+    /// Why the link is not up, in words.
+    pub detail: Option<String>,
+    pub stats: LinkStats,
+    /// Share of frames that arrived over the last few seconds, from sequence gaps (0–100).
+    pub quality_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VehicleSnapshot {
+    pub key: VehicleKey,
+    /// The link it was last heard on.
+    pub link: LinkId,
+    pub lost: bool,
+    pub state: VehicleState,
+}
+
+/// Plot rows of one group newer than a cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesChunk {
+    pub group: Group,
+    pub t_us: Vec<u64>,
+    /// One vector per column of `group`.
+    pub columns: Vec<Vec<f32>>,
+}
+
+/// Remembers, per vehicle and group, the newest row a consumer has already received, so
+/// each [`EngineHandle::telemetry`] call returns only new rows.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesCursor {
+    seen: HashMap<(VehicleKey, Group), u64>,
+    /// For a vehicle and group not seen yet, how much history to send first (`None`: all).
+    window: Option<Duration>,
+}
+
+impl SeriesCursor {
+    /// A cursor whose first reply per vehicle carries only the last `window` of history, so a
+    /// page opening mid-flight does not receive a whole flight of rows at once.
+    pub fn with_window(window: Duration) -> Self {
+        SeriesCursor {
+            seen: HashMap::new(),
+            window: Some(window),
+        }
+    }
+
+    pub(crate) fn after(&self, key: VehicleKey, group: Group, newest_us: Option<u64>) -> Option<u64> {
+        match (self.seen.get(&(key, group)), self.window, newest_us) {
+            (Some(t), _, _) => Some(*t),
+            (None, Some(w), Some(newest)) => {
+                Some(newest.saturating_sub(u64::try_from(w.as_micros()).unwrap_or(u64::MAX)))
+            }
+            (None, _, _) => None,
+        }
+    }
+
+    pub(crate) fn advance(&mut self, key: VehicleKey, group: Group, newest_us: u64) {
+        self.seen.insert((key, group), newest_us);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    pub links: Vec<LinkInfo>,
+    pub vehicles: Vec<VehicleSnapshot>,
+    /// New plot rows per vehicle (empty unless a cursor was passed).
+    pub series: HashMap<VehicleKey, Vec<SeriesChunk>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    LinkUp { link: LinkId, peer: String },
+    LinkDown { link: LinkId, reason: String },
+    LinkClosed { link: LinkId, reason: String },
+    VehicleDiscovered { key: VehicleKey, link: LinkId },
+    VehicleLost { key: VehicleKey },
+    VehicleRecovered { key: VehicleKey },
+    StatusText { key: VehicleKey, severity: u8, text: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Link(#[from] airgap_link::LinkError),
+    #[error("no link with id {0}")]
+    NoSuchLink(u32),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+pub(crate) enum Request {
+    Connect {
+        address: Address,
+        options: LinkOptions,
+        reply: oneshot::Sender<Result<LinkId, EngineError>>,
+    },
+    Disconnect {
+        link: LinkId,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Telemetry {
+        cursor: Option<SeriesCursor>,
+        reply: oneshot::Sender<(Telemetry, Option<SeriesCursor>)>,
+    },
+    Series {
+        key: VehicleKey,
+        reply: oneshot::Sender<Option<Vec<SeriesChunk>>>,
+    },
+}
+
+/// The front ends' way in. Cheap to clone; every call is a message to the engine actor.
+#[derive(Clone)]
+pub struct EngineHandle {
+    requests: mpsc::Sender<Request>,
+    events: broadcast::Sender<EngineEvent>,
+    cancel: CancellationToken,
+}
+
+impl EngineHandle {
+    /// Starts an engine on the current tokio runtime. It runs until `shutdown` or until
+    /// `cancel` is cancelled.
+    pub fn start(config: EngineConfig, cancel: CancellationToken) -> EngineHandle {
+        let (requests, rx) = mpsc::channel(64);
+        let (events, _) = broadcast::channel(1024);
+        tokio::spawn(actor::run(config, rx, events.clone(), cancel.clone()));
+        EngineHandle {
+            requests,
+            events,
+            cancel,
+        }
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(make(reply))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Opens a link. Returns once the transport is set up; TCP clients and serial ports that
+    /// are not there yet keep retrying in the background (the link shows `Connecting`).
+    pub async fn connect(&self, address: Address, options: LinkOptions) -> Result<LinkId, EngineError> {
+        self.call(|reply| Request::Connect {
+            address,
+            options,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn disconnect(&self, link: LinkId) -> Result<(), EngineError> {
+        self.call(|reply| Request::Disconnect { link, reply }).await?
+    }
+
+    /// Links, vehicles, and — with a cursor — the plot rows added since that cursor, which
+    /// is returned advanced.
+    pub async fn telemetry(
+        &self,
+        cursor: Option<SeriesCursor>,
+    ) -> Result<(Telemetry, Option<SeriesCursor>), EngineError> {
+        self.call(|reply| Request::Telemetry { cursor, reply }).await
+    }
+
+    /// The whole plot history of one vehicle.
+    pub async fn series(&self, key: VehicleKey) -> Result<Option<Vec<SeriesChunk>>, EngineError> {
+        self.call(|reply| Request::Series { key, reply }).await
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops the engine and every link it owns.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}

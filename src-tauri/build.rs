@@ -1,0 +1,3 @@
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new()).expect("tauri build configuration");
+}

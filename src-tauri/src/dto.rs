@@ -1,0 +1,150 @@
+//! The IPC wire format: every type the web UI sees crosses here, and only here.
+//!
+//! TypeScript declarations are generated from these types (ts-rs) into
+//! `ui/src/lib/bindings/`; a test fails when the committed files differ.
+//! Integers the UI reads are `u32`/`f64` (never `u64`) so they stay plain
+//! JavaScript numbers.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Identity of one vehicle on the links: MAVLink system and component id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VehicleKey {
+    pub sysid: u8,
+    pub compid: u8,
+}
+
+/// Connection state of a link as the pilot sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Opening, or waiting for a TCP/serial peer to come back.
+    Connecting,
+    /// Open and hearing at least one vehicle's heartbeat.
+    Up,
+    /// Open but no heartbeat for 3 s.
+    Lost,
+    /// Closed by the pilot or failed for good.
+    Closed,
+}
+
+/// One link and its counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct LinkView {
+    pub id: u32,
+    /// The address as the pilot typed it, normalised (`udpin:0.0.0.0:14550`).
+    pub address: String,
+    pub state: LinkState,
+    /// Why the link is down or reconnecting, in words; `null` while it is up.
+    pub detail: Option<String>,
+    pub rx_frames: f64,
+    pub tx_frames: f64,
+    pub rx_bytes: f64,
+    pub tx_bytes: f64,
+    pub crc_errors: f64,
+    pub seq_gaps: f64,
+    /// Share of expected frames that arrived over the last seconds (from sequence gaps), 0–100.
+    pub quality_pct: Option<f64>,
+}
+
+/// The newest STATUSTEXT lines of a vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StatusLine {
+    /// MAV_SEVERITY 0 (emergency) … 7 (debug).
+    pub severity: u8,
+    pub text: String,
+    /// Milliseconds since the UNIX epoch when it was received.
+    pub time_ms: f64,
+}
+
+/// New samples of one plot group since the previous tick, columns aligned on `t_s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SeriesDelta {
+    /// `attitude` (roll_deg, pitch_deg, yaw_deg), `altitude` (alt_rel_m, alt_msl_m),
+    /// `speed` (groundspeed_m_s, airspeed_m_s, climb_m_s), `battery` (battery_v).
+    pub group: String,
+    pub columns: Vec<String>,
+    /// Sample times, seconds since the UNIX epoch.
+    pub t_s: Vec<f64>,
+    /// One array per column, same length as `t_s`.
+    pub values: Vec<Vec<f64>>,
+}
+
+/// Everything the instruments show about one vehicle. `null` means "not heard yet", never a guess.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct VehicleView {
+    pub key: VehicleKey,
+    pub link_id: u32,
+    /// `ArduPilot`, `PX4`, … from the heartbeat's MAV_AUTOPILOT.
+    pub autopilot: String,
+    /// `Quadrotor`, `Fixed wing`, … from the heartbeat's MAV_TYPE.
+    pub vehicle_type: String,
+    pub armed: Option<bool>,
+    /// Flight mode name from the autopilot's mode table (`GUIDED`, `Position`), or `Mode 42` if unknown.
+    pub mode: Option<String>,
+    /// True after 3 s without a heartbeat from this vehicle.
+    pub lost: bool,
+    pub roll_deg: Option<f64>,
+    pub pitch_deg: Option<f64>,
+    pub yaw_deg: Option<f64>,
+    pub heading_deg: Option<f64>,
+    pub lat_deg: Option<f64>,
+    pub lon_deg: Option<f64>,
+    pub alt_msl_m: Option<f64>,
+    pub alt_rel_m: Option<f64>,
+    pub groundspeed_m_s: Option<f64>,
+    pub airspeed_m_s: Option<f64>,
+    pub climb_m_s: Option<f64>,
+    pub throttle_pct: Option<f64>,
+    pub battery_v: Option<f64>,
+    pub battery_a: Option<f64>,
+    pub battery_pct: Option<f64>,
+    /// `No GPS`, `No fix`, `2D`, `3D`, `DGPS`, `RTK float`, `RTK fixed`.
+    pub gps_fix: Option<String>,
+    pub satellites: Option<u8>,
+    pub hdop: Option<f64>,
+    /// Newest last, at most 20.
+    pub statustext: Vec<StatusLine>,
+    pub series: Vec<SeriesDelta>,
+}
+
+/// What the UI receives on its telemetry channel, at most at the display rate (not per MAVLink frame).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TelemetryTick {
+    /// Milliseconds since the UNIX epoch.
+    pub time_ms: f64,
+    pub links: Vec<LinkView>,
+    pub vehicles: Vec<VehicleView>,
+}
+
+/// A serial port, with what it probably is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SerialPortView {
+    /// `/dev/ttyACM0`, `COM3`.
+    pub path: String,
+    /// `USB 1209:5741 ArduPilot` or `PCI`.
+    pub description: String,
+    pub vid: Option<u16>,
+    pub pid: Option<u16>,
+    /// `autopilot`, `radio`, or `unknown`; drives the suggested baud rate.
+    pub kind: String,
+    pub suggested_baud: u32,
+}
+
+/// Facts about this running app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AppInfo {
+    pub version: String,
+    /// Address of the built-in simulated vehicle when started with `--sim`.
+    pub sim_address: Option<String>,
+}
+
+/// How every failed command reaches the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct IpcError {
+    /// Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `internal`.
+    pub code: String,
+    /// A sentence for the pilot.
+    pub message: String,
+}

@@ -1,0 +1,1 @@
+export type AppInfo = { version: string, sim_address: string | null, };

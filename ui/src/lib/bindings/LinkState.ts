@@ -1,0 +1,1 @@
+export type LinkState = "connecting" | "up" | "lost" | "closed";

@@ -1,0 +1,1 @@
+export type SeriesDelta = { group: string, columns: Array<string>, t_s: Array<number>, values: Array<Array<number>>, };

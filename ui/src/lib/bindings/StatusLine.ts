@@ -1,0 +1,1 @@
+export type StatusLine = { severity: number, text: string, time_ms: number, };

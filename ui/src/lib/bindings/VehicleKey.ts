@@ -1,0 +1,1 @@
+export type VehicleKey = { sysid: number, compid: number, };

@@ -1,0 +1,4 @@
+import type { SeriesDelta } from "./SeriesDelta";
+import type { StatusLine } from "./StatusLine";
+import type { VehicleKey } from "./VehicleKey";
+export type VehicleView = { key: VehicleKey, link_id: number, autopilot: string, vehicle_type: string, armed: boolean | null, mode: string | null, lost: boolean, roll_deg: number | null, pitch_deg: number | null, yaw_deg: number | null, heading_deg: number | null, lat_deg: number | null, lon_deg: number | null, alt_msl_m: number | null, alt_rel_m: number | null, groundspeed_m_s: number | null, airspeed_m_s: number | null, climb_m_s: number | null, throttle_pct: number | null, battery_v: number | null, battery_a: number | null, battery_pct: number | null, gps_fix: string | null, satellites: number | null, hdop: number | null, statustext: Array<StatusLine>, series: Array<SeriesDelta>, };

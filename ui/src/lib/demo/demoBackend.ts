@@ -1,0 +1,248 @@
+// DEMO ONLY: a made-up backend for looking at the UI in a plain browser (`npm run dev`,
+// `vite preview`, screenshots). `ipc.ts` loads it only when the Tauri runtime is absent,
+// and the UI then shows "DEMO DATA (no backend)". It never touches the network.
+//
+// URL switches: `?demo=empty` starts with no link, `?demo=lost` loses the vehicle after
+// 4 s, `?demo=multi` adds a second vehicle.
+import type { AppInfo } from "../bindings/AppInfo";
+import type { IpcError } from "../bindings/IpcError";
+import type { LinkView } from "../bindings/LinkView";
+import type { SerialPortView } from "../bindings/SerialPortView";
+import type { SeriesDelta } from "../bindings/SeriesDelta";
+import type { StatusLine } from "../bindings/StatusLine";
+import type { VehicleView } from "../bindings/VehicleView";
+import type { Backend } from "../ipc";
+
+const TICK_MS = 50;
+const SAMPLES_PER_TICK = 2;
+/** ArduPilot SITL's default home (Canberra model airfield). */
+const HOME = { lat: -35.363261, lon: 149.16523, altMsl: 584 };
+
+const ACCEPTED =
+  /^(udpin|udpout|udp|tcp|tcpout|tcpin):[^:\s]+:\d{1,5}$|^serial:[^\s]+:\d+$|^(\/dev\/\S+|COM\d+):\d+$|^replay:\S+$/;
+
+interface DemoLink extends LinkView {
+  sim: DemoVehicle[];
+}
+
+class DemoVehicle {
+  readonly sysid: number;
+  private readonly t0S: number;
+  private readonly phase: number;
+  statustext: StatusLine[] = [];
+  lostAfterS: number | null;
+
+  constructor(sysid: number, t0S: number, lostAfterS: number | null) {
+    this.sysid = sysid;
+    this.t0S = t0S;
+    this.phase = sysid * 1.3;
+    this.lostAfterS = lostAfterS;
+    const ms = t0S * 1000;
+    this.say(6, `ArduCopter V4.5.7 (demo ${sysid})`, ms);
+    this.say(6, "EKF3 IMU0 is using GPS", ms + 200);
+    this.say(5, "Arming motors", ms + 400);
+    this.say(6, "Mode GUIDED", ms + 500);
+    this.say(4, "PreArm: Compass not calibrated (demo)", ms + 600);
+  }
+
+  say(severity: number, text: string, timeMs: number): void {
+    this.statustext.push({ severity, text, time_ms: timeMs });
+    if (this.statustext.length > 20) this.statustext.shift();
+  }
+
+  isLost(tS: number): boolean {
+    return this.lostAfterS !== null && tS - this.t0S > this.lostAfterS;
+  }
+
+  /** Attitude and position at time `tS`: a 60 m orbit at 6 m/s after a climb to 30 m. */
+  state(tS: number) {
+    const e = tS - this.t0S;
+    const w = 6 / 60;
+    const ang = e * w + this.phase;
+    const climb = Math.min(1, e / 20);
+    const altRel = 30 * climb + 0.6 * Math.sin(e * 0.7) + (this.sysid - 1) * 12;
+    const north = 60 * Math.cos(ang);
+    const east = 60 * Math.sin(ang);
+    const courseDeg = ((((ang * 180) / Math.PI + 90) % 360) + 360) % 360;
+    return {
+      roll: 18 + 3 * Math.sin(e * 1.9) + 1.2 * Math.sin(e * 7.3),
+      pitch: -4 + 2.5 * Math.sin(e * 0.9 + 1) + 0.6 * Math.sin(e * 5.1),
+      yaw: courseDeg > 180 ? courseDeg - 360 : courseDeg,
+      heading: courseDeg,
+      lat: HOME.lat + north / 111_320,
+      lon: HOME.lon + east / (111_320 * Math.cos((HOME.lat * Math.PI) / 180)),
+      altRel,
+      altMsl: HOME.altMsl + altRel,
+      groundspeed: 6 + 0.3 * Math.sin(e * 0.5),
+      airspeed: 6.8 + 0.8 * Math.sin(e * 0.31),
+      climb: (30 / 20) * (e < 20 ? 1 : 0) + 0.42 * Math.cos(e * 0.7),
+      throttle: 48 + 6 * Math.sin(e * 1.1),
+      batteryV: 16.4 - Math.min(2.6, e * 0.004),
+      batteryA: 14 + 2 * Math.sin(e * 0.8),
+      batteryPct: Math.max(0, 96 - e * 0.05),
+    };
+  }
+
+  view(tS: number, prevTS: number, linkId: number): VehicleView {
+    const s = this.state(tS);
+    const lost = this.isLost(tS);
+    const series: SeriesDelta[] = [];
+    if (!lost) {
+      const ts: number[] = [];
+      for (let i = SAMPLES_PER_TICK; i >= 1; i--) ts.push(tS - ((i - 1) * (tS - prevTS)) / SAMPLES_PER_TICK);
+      const at = ts.map((t) => this.state(t));
+      series.push({
+        group: "attitude",
+        columns: ["roll_deg", "pitch_deg", "yaw_deg"],
+        t_s: ts,
+        values: [at.map((a) => a.roll), at.map((a) => a.pitch), at.map((a) => a.yaw)],
+      });
+      series.push({
+        group: "altitude",
+        columns: ["alt_rel_m", "alt_msl_m"],
+        t_s: [tS],
+        values: [[s.altRel], [s.altMsl]],
+      });
+    }
+    return {
+      key: { sysid: this.sysid, compid: 1 },
+      link_id: linkId,
+      autopilot: "ArduPilot",
+      vehicle_type: "Quadrotor",
+      armed: true,
+      mode: "GUIDED",
+      lost,
+      roll_deg: s.roll,
+      pitch_deg: s.pitch,
+      yaw_deg: s.yaw,
+      heading_deg: s.heading,
+      lat_deg: s.lat,
+      lon_deg: s.lon,
+      alt_msl_m: s.altMsl,
+      alt_rel_m: s.altRel,
+      groundspeed_m_s: s.groundspeed,
+      airspeed_m_s: s.airspeed,
+      climb_m_s: s.climb,
+      throttle_pct: s.throttle,
+      battery_v: s.batteryV,
+      battery_a: s.batteryA,
+      battery_pct: s.batteryPct,
+      gps_fix: "3D",
+      satellites: 14,
+      hdop: 0.7,
+      statustext: this.statustext.slice(),
+      series,
+    };
+  }
+}
+
+function reject(code: string, message: string): Promise<never> {
+  const e: IpcError = { code, message };
+  return Promise.reject(e);
+}
+
+export function createDemoBackend(params: URLSearchParams): Backend {
+  const scenario = params.get("demo") ?? "";
+  const links: DemoLink[] = [];
+  let nextId = 1;
+  let prevTS = Date.now() / 1000;
+
+  const addSim = (): DemoLink => {
+    const t0S = Date.now() / 1000;
+    const sim = [new DemoVehicle(1, t0S - 30, scenario === "lost" ? 34 : null)];
+    if (scenario === "multi") sim.push(new DemoVehicle(2, t0S - 20, null));
+    const link: DemoLink = {
+      id: nextId++,
+      address: "tcp:127.0.0.1:5760",
+      state: "up",
+      detail: null,
+      rx_frames: 3_600,
+      tx_frames: 60,
+      rx_bytes: 144_000,
+      tx_bytes: 1_200,
+      crc_errors: 0,
+      seq_gaps: 0,
+      quality_pct: 100,
+      sim,
+    };
+    links.push(link);
+    return link;
+  };
+
+  const publicView = (l: DemoLink): LinkView => {
+    const { sim: _sim, ...view } = l;
+    return view;
+  };
+
+  if (scenario !== "empty") addSim();
+
+  return {
+    appInfo: async (): Promise<AppInfo> => ({
+      version: "0.1.0-demo",
+      sim_address: scenario === "empty" ? null : "tcp:127.0.0.1:5760",
+    }),
+    connect: async (address) => {
+      const a = address.trim();
+      if (!ACCEPTED.test(a)) {
+        return reject(
+          "bad_address",
+          `"${a}" is not a link address. Accepted: udpin:HOST:PORT, udpout:HOST:PORT, tcp:HOST:PORT, ` +
+            `tcpin:HOST:PORT, serial:PATH:BAUD, /dev/ttyACM0:115200, COM3:57600, replay:FILE[@SPEED].`,
+        );
+      }
+      const link: DemoLink = {
+        id: nextId++,
+        address: a,
+        state: "connecting",
+        detail: "Demo: no vehicle behind this address.",
+        rx_frames: 0,
+        tx_frames: 0,
+        rx_bytes: 0,
+        tx_bytes: 0,
+        crc_errors: 0,
+        seq_gaps: 0,
+        quality_pct: null,
+        sim: [],
+      };
+      links.push(link);
+      return publicView(link);
+    },
+    connectSim: async () => publicView(addSim()),
+    disconnect: async (linkId) => {
+      const i = links.findIndex((l) => l.id === linkId);
+      if (i < 0) return reject("no_such_link", `No link ${linkId}.`);
+      links.splice(i, 1);
+    },
+    listSerialPorts: async (): Promise<SerialPortView[]> => [
+      { path: "/dev/ttyACM0", description: "USB 1209:5741 ArduPilot (demo)", vid: 0x1209, pid: 0x5741, kind: "autopilot", suggested_baud: 115200 },
+      { path: "/dev/ttyUSB0", description: "USB 0403:6015 FTDI radio (demo)", vid: 0x0403, pid: 0x6015, kind: "radio", suggested_baud: 57600 },
+    ],
+    subscribeTelemetry: async (onTick) => {
+      setInterval(() => {
+        const nowMs = Date.now();
+        const tS = nowMs / 1000;
+        const vehicles: VehicleView[] = [];
+        for (const l of links) {
+          const lost = l.sim.length > 0 && l.sim.every((v) => v.isLost(tS));
+          if (l.sim.length > 0) {
+            l.state = lost ? "lost" : "up";
+            l.detail = lost ? "No heartbeat for 3 s" : null;
+            if (!lost) {
+              l.rx_frames += 7 + (nowMs % 3);
+              l.rx_bytes += 280;
+              l.seq_gaps += nowMs % 97 === 0 ? 1 : 0;
+              l.crc_errors += nowMs % 211 === 0 ? 1 : 0;
+              l.quality_pct = 97 + (nowMs % 4);
+            }
+          }
+          for (const v of l.sim) {
+            if (Math.random() < 0.004) v.say(4, "Demo: GPS glitch cleared", nowMs);
+            vehicles.push(v.view(tS, prevTS, l.id));
+          }
+        }
+        prevTS = tS;
+        onTick({ time_ms: nowMs, links: links.map(publicView), vehicles });
+      }, TICK_MS);
+    },
+  };
+}

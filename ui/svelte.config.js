@@ -1,0 +1,6 @@
+// Svelte compiler settings shared by vite, vitest and svelte-check.
+import { vitePreprocess } from "@sveltejs/vite-plugin-svelte";
+
+export default {
+  preprocess: vitePreprocess(),
+};
