@@ -1,7 +1,26 @@
 // Build and dev-server settings for the desktop web view (WebKitGTK 2.50 on Linux,
 // WKWebView / WebView2 elsewhere) and the vitest unit tests.
-import { defineConfig } from "vitest/config";
+import { readFileSync } from "node:fs";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
+import { defineConfig } from "vitest/config";
+
+/**
+ * The app's CSP, read from tauri.conf.json so `vite preview` serves the build under the very
+ * policy the desktop web view enforces: a violation shows up in a plain browser too.
+ */
+function appCsp(): string | undefined {
+  try {
+    const conf = JSON.parse(readFileSync(new URL("../tauri.conf.json", import.meta.url), "utf8")) as {
+      app?: { security?: { csp?: unknown } };
+    };
+    const csp = conf.app?.security?.csp;
+    return typeof csp === "string" ? csp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const csp = appCsp();
 
 export default defineConfig({
   plugins: [svelte()],
@@ -16,6 +35,7 @@ export default defineConfig({
   preview: {
     port: 1420,
     strictPort: true,
+    headers: csp === undefined ? {} : { "Content-Security-Policy": csp },
   },
   build: {
     // WebKitGTK 2.50 is at least Safari 16 in features.

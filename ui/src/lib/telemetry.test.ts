@@ -114,3 +114,18 @@ describe("TelemetryStore", () => {
     expect(s.messageRate).toBeCloseTo(200, 6);
   });
 });
+
+describe("TelemetryStore loss timer", () => {
+  it("counts from the first tick that showed the loss and clears on recovery", () => {
+    const s = new TelemetryStore();
+    s.ingest(tick(1000, [link(1)], [vehicle(1, 1)]));
+    expect(s.lostForS).toBeNull();
+    s.ingest(tick(2000, [link(1, { state: "lost" })], [vehicle(1, 1, { lost: true })]));
+    expect(s.lostForS).toBe(0);
+    s.ingest(tick(4500, [link(1, { state: "lost" })], [vehicle(1, 1, { lost: true })]));
+    expect(s.lostForS).toBe(2.5);
+    s.ingest(tick(5000, [link(1)], [vehicle(1, 1)]));
+    expect(s.lostForS).toBeNull();
+    expect(s.linkLost).toBe(false);
+  });
+});

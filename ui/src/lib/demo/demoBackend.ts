@@ -84,8 +84,9 @@ class DemoVehicle {
   }
 
   view(tS: number, prevTS: number, linkId: number): VehicleView {
-    const s = this.state(tS);
     const lost = this.isLost(tS);
+    // A lost vehicle's values freeze at the last ones heard, as the real backend's do.
+    const s = this.state(lost && this.lostAfterS !== null ? this.t0S + this.lostAfterS : tS);
     const series: SeriesDelta[] = [];
     if (!lost) {
       const ts: number[] = [];
