@@ -148,3 +148,57 @@ pub struct IpcError {
     /// A sentence for the pilot.
     pub message: String,
 }
+
+#[cfg(test)]
+mod bindings {
+    //! The committed TypeScript must be what ts-rs generates from the types above.
+
+    use std::path::PathBuf;
+
+    use ts_rs::{Config, TS};
+
+    use super::*;
+
+    fn generated() -> Vec<(&'static str, String)> {
+        let cfg = Config::new();
+        fn one<T: TS + 'static>(cfg: &Config, name: &'static str) -> (&'static str, String) {
+            let ts = T::export_to_string(cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, ts)
+        }
+        vec![
+            one::<VehicleKey>(&cfg, "VehicleKey"),
+            one::<LinkState>(&cfg, "LinkState"),
+            one::<LinkView>(&cfg, "LinkView"),
+            one::<StatusLine>(&cfg, "StatusLine"),
+            one::<SeriesDelta>(&cfg, "SeriesDelta"),
+            one::<VehicleView>(&cfg, "VehicleView"),
+            one::<TelemetryTick>(&cfg, "TelemetryTick"),
+            one::<SerialPortView>(&cfg, "SerialPortView"),
+            one::<AppInfo>(&cfg, "AppInfo"),
+            one::<IpcError>(&cfg, "IpcError"),
+        ]
+    }
+
+    #[test]
+    fn committed_typescript_bindings_are_up_to_date() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings");
+        let update = std::env::var_os("AIRGAP_UPDATE_BINDINGS").is_some();
+        let mut stale = Vec::new();
+        for (name, ts) in generated() {
+            let path = dir.join(format!("{name}.ts"));
+            if update {
+                std::fs::write(&path, &ts).expect("write binding");
+                continue;
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if committed != ts {
+                stale.push(name);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "ui/src/lib/bindings is stale for {stale:?}; regenerate with \
+             `AIRGAP_UPDATE_BINDINGS=1 cargo test -p airgap-gcs bindings` and commit"
+        );
+    }
+}

@@ -70,7 +70,10 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open {address}"))?;
         }
         if args.sim {
-            state.start_sim().await.context("cannot start the simulated vehicle")?;
+            state
+                .start_sim()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the simulated vehicle: {}", e.message))?;
         }
         anyhow::Ok(state)
     })?;
@@ -85,7 +88,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             commands::list_serial_ports,
             commands::subscribe_telemetry,
         ])
-        .build(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!())
         .context("cannot start the desktop window")?;
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use airgap_engine::{LinkInfo, LinkState, SeriesChunk, Telemetry, VehicleSnapshot};
-use airgap_link::SerialPortInfo;
+use airgap_link::{PortKind, SerialPortInfo};
 
 use crate::dto;
 
@@ -107,10 +107,30 @@ fn series_delta(c: &SeriesChunk) -> dto::SeriesDelta {
 pub fn serial_port_view(p: &SerialPortInfo) -> dto::SerialPortView {
     dto::SerialPortView {
         path: p.path.clone(),
-        description: p.description(),
+        description: port_description(p),
         vid: p.vid,
         pid: p.pid,
-        kind: p.kind.to_string(),
+        kind: match p.kind {
+            PortKind::Autopilot => "autopilot",
+            PortKind::Radio => "radio",
+            PortKind::Unknown => "unknown",
+        }
+        .into(),
         suggested_baud: p.suggested_baud(),
+    }
+}
+
+/// `USB 1209:5741 ArduPilot Pixhawk1` or `PCI` when the port is not on USB.
+fn port_description(p: &SerialPortInfo) -> String {
+    let mut words = Vec::new();
+    if let (Some(vid), Some(pid)) = (p.vid, p.pid) {
+        words.push(format!("USB {vid:04x}:{pid:04x}"));
+    }
+    words.extend(p.manufacturer.iter().cloned());
+    words.extend(p.product.iter().cloned());
+    if words.is_empty() {
+        "not USB".into()
+    } else {
+        words.join(" ")
     }
 }

@@ -177,12 +177,13 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
             Outcome::Failed(e) => ("FAILED", first_line(e)),
             Outcome::Skipped(why) => ("SKIPPED", format!("{why}; counted as failed")),
         };
-        println!(
+        let row = format!(
             "    {:<16} {:<8} {:>7}  {detail}",
             step.name(),
             word,
             shell::human(*took)
         );
+        println!("{}", row.trim_end());
     }
     let passed = results
         .iter()
@@ -290,10 +291,11 @@ fn run_step(step: Step, root: &Path, found: &mut Found) -> Result<()> {
         }
         UiCheck => setup::npm_run(root, "check"),
         UiTest => setup::npm_run(root, "test"),
-        // The same profile and features `cargo test` just used, so this mostly links.
-        E2eBuild => cargo()
-            .args(["build", "-p", "airgap-gcs", "-p", "airgap-cli"])
-            .run(),
+        // `cargo build -p airgap-gcs -p airgap-cli` would resolve features without the
+        // dev-dependencies' (tokio's `test-util`), rebuilding tokio and all of tauri above it.
+        // Asking for the default members' tests too gives `cargo test`'s exact feature set,
+        // so after that step this only links the app.
+        E2eBuild => cargo().args(["build", "--bins", "--tests"]).run(),
         E2e => {
             let debug = target_dir(root).join("debug");
             let exe = std::env::consts::EXE_SUFFIX;

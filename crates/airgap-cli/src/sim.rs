@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use airgap_link::{Address, Faults};
 use airgap_sim::{Sim, SimConfig};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -56,13 +56,6 @@ fn probability(s: &str) -> Result<f64, String> {
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
-    if u16::from(args.sysid) + u16::from(args.vehicles) - 1 > 254 {
-        bail!(
-            "--sysid {} with --vehicles {} would use system ids above 254",
-            args.sysid,
-            args.vehicles
-        );
-    }
     let faults = (args.loss > 0.0 || args.dup > 0.0 || args.corrupt > 0.0).then_some(Faults {
         loss: args.loss,
         dup: args.dup,

@@ -12,3 +12,4 @@ pub mod tlog;
 pub mod modes;
 pub mod series;
 pub mod state;
+pub mod throughput;

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 /// Rows kept per group: 30 minutes of ATTITUDE at 10 Hz.
 pub const DEFAULT_CAPACITY: usize = 18_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
     Attitude,
     Altitude,

@@ -308,6 +308,7 @@ impl Actor {
             return;
         }
         vehicle.streams_requested = Some(now);
+        let link_id = vehicle.link;
         let requests = match vehicle.state.autopilot {
             Some(MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA) => {
                 gcs::ardupilot_stream_requests(key.sysid, key.compid, self.config.stream_rate_hz)
@@ -315,7 +316,7 @@ impl Actor {
             _ => gcs::message_interval_requests(key.sysid, key.compid),
         };
         for msg in &requests {
-            self.send(vehicle.link, msg);
+            self.send(link_id, msg);
         }
     }
 

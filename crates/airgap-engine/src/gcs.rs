@@ -44,7 +44,7 @@ pub fn ardupilot_stream_requests(target_sysid: u8, target_compid: u8, rate_hz: u
                 req_message_rate: rate_hz.saturating_mul(factor),
                 target_system: target_sysid,
                 target_component: target_compid,
-                req_stream_id: stream as u8,
+                req_stream_id: stream,
                 start_stop: 1,
             })
         })

@@ -173,6 +173,18 @@ mod tests {
         }
     }
 
+    /// The ground station reads modes through the core's table: both must agree, or a
+    /// pilot would see one mode while the simulator flies another.
+    #[test]
+    fn agrees_with_the_ground_stations_table() {
+        use airgap_core::modes::ModeTable;
+        for (mode, number, name) in CopterMode::TABLE {
+            assert_eq!(ModeTable::ArduCopter.name(number), name, "{mode:?}");
+            assert_eq!(ModeTable::ArduCopter.number(name), Some(number), "{mode:?}");
+        }
+        assert_eq!(ModeTable::ArduCopter.names().len(), CopterMode::TABLE.len());
+    }
+
     #[test]
     fn every_row_round_trips() {
         for (mode, number, _) in CopterMode::TABLE {

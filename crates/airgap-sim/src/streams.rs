@@ -6,8 +6,8 @@
 //! the same messages back.
 
 use airgap_core::dialect::{
-    ATTITUDE_DATA, BATTERY_STATUS_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA,
-    HEARTBEAT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
+    ATTITUDE_DATA, BATTERY_STATUS_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, HEARTBEAT_DATA,
+    SYS_STATUS_DATA, VFR_HUD_DATA,
 };
 use airgap_core::mavlink::MessageData;
 
@@ -59,7 +59,9 @@ impl Stream {
     }
 
     pub fn from_message_id(message_id: u32) -> Option<Stream> {
-        Stream::ALL.into_iter().find(|s| s.message_id() == message_id)
+        Stream::ALL
+            .into_iter()
+            .find(|s| s.message_id() == message_id)
     }
 
     /// The rate ArduPilot SITL streams at once a GCS has asked (its SRn_* defaults
@@ -194,7 +196,10 @@ mod tests {
     fn defaults_give_the_documented_rates() {
         let mut s = Schedule::new(true);
         assert_eq!(count(&mut s.clone(), Stream::Attitude, 10.0, 0.01), 100);
-        assert_eq!(count(&mut s.clone(), Stream::GlobalPositionInt, 10.0, 0.01), 50);
+        assert_eq!(
+            count(&mut s.clone(), Stream::GlobalPositionInt, 10.0, 0.01),
+            50
+        );
         assert_eq!(count(&mut s, Stream::Heartbeat, 10.0, 0.01), 10);
     }
 
@@ -216,7 +221,14 @@ mod tests {
         assert_eq!(s.interval_s(Stream::VfrHud), None);
         assert!(s.request_data_stream(DATA_STREAM_ALL, 0, true, 0.0));
         assert_eq!(s.interval_s(Stream::Attitude), None);
-        assert_eq!(s.interval_s(Stream::Heartbeat), Some(1.0), "heartbeat never stops");
-        assert!(!s.request_data_stream(3, 4, true, 0.0), "RC_CHANNELS: nothing here");
+        assert_eq!(
+            s.interval_s(Stream::Heartbeat),
+            Some(1.0),
+            "heartbeat never stops"
+        );
+        assert!(
+            !s.request_data_stream(3, 4, true, 0.0),
+            "RC_CHANNELS: nothing here"
+        );
     }
 }

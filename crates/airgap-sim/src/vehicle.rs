@@ -13,9 +13,9 @@ use std::f64::consts::{PI, TAU};
 use airgap_core::dialect::{
     GpsFixType, MavAutopilot, MavBatteryFunction, MavBatteryType, MavCmd, MavModeFlag,
     MavProtocolCapability, MavResult, MavSeverity, MavState, MavSysStatusSensor, MavType,
-    ATTITUDE_DATA, AUTOPILOT_VERSION_DATA, BATTERY_STATUS_DATA, COMMAND_ACK_DATA,
-    COMMAND_INT_DATA, COMMAND_LONG_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA,
-    HEARTBEAT_DATA, HOME_POSITION_DATA, STATUSTEXT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
+    ATTITUDE_DATA, AUTOPILOT_VERSION_DATA, BATTERY_STATUS_DATA, COMMAND_ACK_DATA, COMMAND_INT_DATA,
+    COMMAND_LONG_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, HEARTBEAT_DATA,
+    HOME_POSITION_DATA, STATUSTEXT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
 };
 use airgap_core::mavlink::{Message, MessageData};
 use airgap_core::MavMessage;
@@ -40,7 +40,7 @@ pub const FORCE_ARM_DISARM_MAGIC: f32 = 21196.0;
 pub const BANNER: &str = "ArduCopter V4.6.0 (airgap-sim)";
 
 const GRAVITY_MPS2: f64 = 9.80665;
-const EARTH_RADIUS_M: f64 = 6_378_137.0;
+pub(crate) const EARTH_RADIUS_M: f64 = 6_378_137.0;
 
 // Kinematic limits, from ArduCopter's defaults (WPNAV_SPEED, WPNAV_SPEED_UP/DN,
 // WPNAV_ACCEL, LAND_SPEED, RTL_ALT, CIRCLE_*), except the circle, which is made larger
@@ -182,12 +182,26 @@ enum Guidance {
     Ground,
     /// Fly to a point at an altitude and stay there: takeoff, goto, and every mode with
     /// nothing else to do (a pilot with centred sticks, GUIDED with no target).
-    Hold { target: Ne, alt_m: f64, speed_mps: f64 },
-    Circle { center: Ne, alt_m: f64 },
+    Hold {
+        target: Ne,
+        alt_m: f64,
+        speed_mps: f64,
+    },
+    Circle {
+        center: Ne,
+        alt_m: f64,
+    },
     /// Descend where we are, then disarm on touchdown.
-    Land { at: Ne },
-    RtlClimb { at: Ne, alt_m: f64 },
-    RtlReturn { alt_m: f64 },
+    Land {
+        at: Ne,
+    },
+    RtlClimb {
+        at: Ne,
+        alt_m: f64,
+    },
+    RtlReturn {
+        alt_m: f64,
+    },
 }
 
 /// The demo script behind `autofly`.
@@ -392,7 +406,7 @@ impl Vehicle {
 
     /// The true position (GPS_RAW_INT adds noise to it; GLOBAL_POSITION_INT does not).
     pub fn location(&self) -> Location {
-        let (lat_deg, lon_deg) = self.to_lat_lon(self.pos);
+        let (lat_deg, lon_deg) = self.lat_lon_of(self.pos);
         Location {
             lat_deg,
             lon_deg,
@@ -443,14 +457,12 @@ impl Vehicle {
 
     fn dispatch(&mut self, now_s: f64, msg: &MavMessage) {
         match msg {
-            MavMessage::HEARTBEAT(hb) => {
-                // A real Copter resends its banner when a GCS asks for parameters, which
-                // this one has none of; resending to the first GCS it hears gives a pilot
-                // who connected after boot the same first lines in the message log.
-                if hb.mavtype == MavType::MAV_TYPE_GCS && !self.gcs_heard {
-                    self.gcs_heard = true;
-                    self.send_banner();
-                }
+            // A real Copter resends its banner when a GCS asks for parameters, which this
+            // one has none of; resending to the first GCS it hears gives a pilot who
+            // connected after boot the same first lines in the message log.
+            MavMessage::HEARTBEAT(hb) if hb.mavtype == MavType::MAV_TYPE_GCS && !self.gcs_heard => {
+                self.gcs_heard = true;
+                self.send_banner();
             }
             MavMessage::COMMAND_LONG(c) => {
                 let command = Command::from_long(c);
@@ -464,7 +476,9 @@ impl Vehicle {
             // and older GCSes still send it.
             #[allow(deprecated)]
             MavMessage::SET_MODE(m) => {
-                let result = if m.base_mode.contains(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED)
+                let result = if m
+                    .base_mode
+                    .contains(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED)
                 {
                     self.set_mode_number(m.custom_mode)
                 } else {
@@ -492,15 +506,14 @@ impl Vehicle {
             MavCmd::MAV_CMD_COMPONENT_ARM_DISARM => {
                 let force = c.params[1] == FORCE_ARM_DISARM_MAGIC;
                 match c.params[0] {
-                    p if p == 1.0 => self.arm(now_s, force),
-                    p if p == 0.0 => self.disarm(force),
+                    1.0 => self.arm(now_s, force),
+                    0.0 => self.disarm(force),
                     _ => MavResult::MAV_RESULT_DENIED,
                 }
             }
             MavCmd::MAV_CMD_DO_SET_MODE => {
                 let base_mode = c.params[0] as u32;
-                if base_mode & u32::from(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED.bits())
-                    == 0
+                if base_mode & u32::from(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED.bits()) == 0
                 {
                     MavResult::MAV_RESULT_UNSUPPORTED
                 } else {
@@ -540,8 +553,10 @@ impl Vehicle {
     }
 
     fn ack(&mut self, command: MavCmd, result: MavResult) {
-        self.outbox
-            .push(MavMessage::COMMAND_ACK(COMMAND_ACK_DATA { command, result }));
+        self.outbox.push(MavMessage::COMMAND_ACK(COMMAND_ACK_DATA {
+            command,
+            result,
+        }));
     }
 
     fn text(&mut self, severity: MavSeverity, text: &str) {
@@ -691,7 +706,7 @@ impl Vehicle {
             && c.lat_deg.abs() <= 90.0
             && c.lon_deg.abs() <= 180.0;
         let target = if has_position {
-            self.from_lat_lon(c.lat_deg, c.lon_deg)
+            self.local_of(c.lat_deg, c.lon_deg)
         } else {
             self.pos
         };
@@ -717,8 +732,8 @@ impl Vehicle {
             return MavResult::MAV_RESULT_FAILED;
         };
         let interval_s = match interval_us {
-            i if i == -1.0 => None,
-            i if i == 0.0 => Some(stream.default_interval_s()),
+            -1.0 => None,
+            0.0 => Some(stream.default_interval_s()),
             i if i > 0.0 && i.is_finite() => Some(f64::from(i) / 1e6),
             _ => return MavResult::MAV_RESULT_DENIED,
         };
@@ -777,8 +792,8 @@ impl Vehicle {
         } else {
             GRAVITY_MPS2
         };
-        let dclimb = (climb_target - self.climb_mps)
-            .clamp(-vertical_accel * dt, vertical_accel * dt);
+        let dclimb =
+            (climb_target - self.climb_mps).clamp(-vertical_accel * dt, vertical_accel * dt);
         self.climb_mps += dclimb;
         self.alt_m += self.climb_mps * dt;
 
@@ -856,13 +871,19 @@ impl Vehicle {
                 if self.alt_m >= alt_m - 0.2 {
                     self.guidance = Guidance::RtlReturn { alt_m };
                 }
-                (self.approach(at, MAX_HORIZONTAL_MPS), self.climb_towards(alt_m))
+                (
+                    self.approach(at, MAX_HORIZONTAL_MPS),
+                    self.climb_towards(alt_m),
+                )
             }
             Guidance::RtlReturn { alt_m } => {
                 if self.pos.len() < 1.0 && self.vel.len() < 0.5 {
                     self.guidance = Guidance::Land { at: Ne::ZERO };
                 }
-                (self.approach(Ne::ZERO, MAX_HORIZONTAL_MPS), self.climb_towards(alt_m))
+                (
+                    self.approach(Ne::ZERO, MAX_HORIZONTAL_MPS),
+                    self.climb_towards(alt_m),
+                )
             }
         }
     }
@@ -883,9 +904,7 @@ impl Vehicle {
 
     fn climb_towards(&self, alt_m: f64) -> f64 {
         let error = alt_m - self.alt_m;
-        let speed = (VERTICAL_ACCEL_MPS2 * error.abs())
-            .sqrt()
-            .min(error.abs());
+        let speed = (VERTICAL_ACCEL_MPS2 * error.abs()).sqrt().min(error.abs());
         (speed * error.signum()).clamp(-MAX_DESCENT_MPS, MAX_CLIMB_MPS)
     }
 
@@ -1009,14 +1028,14 @@ impl Vehicle {
 
     // ---- geography ----
 
-    fn to_lat_lon(&self, p: Ne) -> (f64, f64) {
+    fn lat_lon_of(&self, p: Ne) -> (f64, f64) {
         let lat_deg = self.config.home_lat_deg + (p.n / EARTH_RADIUS_M).to_degrees();
         let lon_deg = self.config.home_lon_deg
             + (p.e / (EARTH_RADIUS_M * self.config.home_lat_deg.to_radians().cos())).to_degrees();
         (lat_deg, lon_deg)
     }
 
-    fn from_lat_lon(&self, lat_deg: f64, lon_deg: f64) -> Ne {
+    fn local_of(&self, lat_deg: f64, lon_deg: f64) -> Ne {
         let n = (lat_deg - self.config.home_lat_deg).to_radians() * EARTH_RADIUS_M;
         let e = (lon_deg - self.config.home_lon_deg).to_radians()
             * EARTH_RADIUS_M
@@ -1189,7 +1208,7 @@ impl Vehicle {
             self.rng.random_range(-0.3..0.3),
             self.rng.random_range(-0.3..0.3),
         ));
-        let (lat_deg, lon_deg) = self.to_lat_lon(noisy);
+        let (lat_deg, lon_deg) = self.lat_lon_of(noisy);
         let alt_msl_m = self.config.home_alt_m + self.alt_m + self.rng.random_range(-0.5..0.5);
         MavMessage::GPS_RAW_INT(GPS_RAW_INT_DATA {
             time_usec,
@@ -1252,8 +1271,8 @@ impl Vehicle {
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_SET_POSITION_TARGET_GLOBAL_INT
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FLIGHT_TERMINATION
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_COMPASS_CALIBRATION;
-        // major.minor.patch and FIRMWARE_VERSION_TYPE_OFFICIAL, packed as ArduPilot does.
-        const FLIGHT_SW_VERSION: u32 = (4 << 24) | (6 << 16) | (0 << 8) | 255;
+        // 4.6.0, FIRMWARE_VERSION_TYPE_OFFICIAL, packed as major, minor, patch, type bytes.
+        const FLIGHT_SW_VERSION: u32 = u32::from_be_bytes([4, 6, 0, 255]);
         MavMessage::AUTOPILOT_VERSION(AUTOPILOT_VERSION_DATA {
             capabilities,
             uid: 0x4149_5247_4150_0000 | u64::from(self.config.sysid),
