@@ -91,10 +91,20 @@ async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
     for sysid in [10, 11, 12] {
         sees_flying_data(&engine, sysid).await?;
     }
+    // Positions are known once each simulated GPS has its fix (about 3 s after boot).
+    let positions = wait_for(&engine, SEEN, "a position for each vehicle", |t| {
+        [10, 11, 12]
+            .iter()
+            .map(|&s| vehicle(t, s).and_then(|v| Some((v.state.lat_deg?, v.state.lon_deg?))))
+            .collect::<Option<Vec<_>>>()
+    })
+    .await?;
     let (t, _) = engine.telemetry(None).await?;
     assert_eq!(t.vehicles.len(), 3, "only the three autopilots are vehicles");
-    let lat: Vec<f64> = [10, 11, 12].iter().map(|&s| vehicle(&t, s).and_then(|v| v.state.lat_deg).unwrap_or(0.0)).collect();
-    assert!(lat[0] != lat[1] || lat[1] != lat[2], "each vehicle has its own position: {lat:?}");
+    assert!(
+        positions[0] != positions[1] && positions[1] != positions[2],
+        "each vehicle has its own position: {positions:?}"
+    );
     cancel.cancel();
     Ok(())
 }
