@@ -37,26 +37,49 @@ pub async fn wait_for<T>(
             return Ok(v);
         }
         if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!("timed out after {timeout:?} waiting for {what}; last telemetry: {}", describe(&t));
+            anyhow::bail!(
+                "timed out after {timeout:?} waiting for {what}; last telemetry: {}",
+                describe(&t)
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 pub fn vehicle(t: &Telemetry, sysid: u8) -> Option<&VehicleSnapshot> {
-    t.vehicles.iter().find(|v| v.key == VehicleKey { sysid, compid: 1 })
+    t.vehicles
+        .iter()
+        .find(|v| v.key == VehicleKey { sysid, compid: 1 })
 }
 
 pub fn describe(t: &Telemetry) -> String {
     let links: Vec<String> = t
         .links
         .iter()
-        .map(|l| format!("link {} {} {:?} {:?} rx {} crc {}", l.id.0, l.address, l.state, l.detail, l.stats.rx_frames, l.stats.crc_errors))
+        .map(|l| {
+            format!(
+                "link {} {} {:?} {:?} rx {} crc {}",
+                l.id.0, l.address, l.state, l.detail, l.stats.rx_frames, l.stats.crc_errors
+            )
+        })
         .collect();
     let vehicles: Vec<String> = t
         .vehicles
         .iter()
-        .map(|v| format!("{} lost={} mode={:?} armed={:?} alt={:?}", v.key, v.lost, v.state.mode_name(), v.state.armed, v.state.alt_rel_m))
+        .map(|v| {
+            format!(
+                "{} lost={} mode={:?} armed={:?} alt={:?}",
+                v.key,
+                v.lost,
+                v.state.mode_name(),
+                v.state.armed,
+                v.state.alt_rel_m
+            )
+        })
         .collect();
-    format!("links [{}] vehicles [{}]", links.join("; "), vehicles.join("; "))
+    format!(
+        "links [{}] vehicles [{}]",
+        links.join("; "),
+        vehicles.join("; ")
+    )
 }

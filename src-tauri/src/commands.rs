@@ -162,7 +162,9 @@ pub async fn subscribe_telemetry(
     let engine = state.engine.clone();
     let cancel = state.cancel.clone();
     tauri::async_runtime::spawn(async move {
-        let mut cursor = Some(airgap_engine::SeriesCursor::with_window(Duration::from_secs(120)));
+        let mut cursor = Some(airgap_engine::SeriesCursor::with_window(
+            Duration::from_secs(120),
+        ));
         let mut tick = tokio::time::interval(telemetry::TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {

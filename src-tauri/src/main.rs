@@ -70,10 +70,9 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open {address}"))?;
         }
         if args.sim {
-            state
-                .start_sim()
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot start the simulated vehicle: {}", e.message))?;
+            state.start_sim().await.map_err(|e| {
+                anyhow::anyhow!("cannot start the simulated vehicle: {}", e.message)
+            })?;
         }
         anyhow::Ok(state)
     })?;

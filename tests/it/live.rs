@@ -16,12 +16,20 @@ fn addr(s: &str) -> Address {
 
 /// Waits until vehicle `sysid` has a mode, attitude and position: the GCS asked for and got telemetry.
 async fn sees_flying_data(engine: &airgap_engine::EngineHandle, sysid: u8) -> anyhow::Result<()> {
-    wait_for(engine, SEEN, "mode, attitude and position of the simulated vehicle", |t| {
-        let v = vehicle(t, sysid)?;
-        let s = &v.state;
-        (s.mode_name().is_some() && s.roll_deg.is_some() && s.alt_msl_m.is_some() && s.battery_v.is_some())
+    wait_for(
+        engine,
+        SEEN,
+        "mode, attitude and position of the simulated vehicle",
+        |t| {
+            let v = vehicle(t, sysid)?;
+            let s = &v.state;
+            (s.mode_name().is_some()
+                && s.roll_deg.is_some()
+                && s.alt_msl_m.is_some()
+                && s.battery_v.is_some())
             .then_some(())
-    })
+        },
+    )
     .await?;
     Ok(())
 }
@@ -31,10 +39,20 @@ async fn engine_sees_sim_over_udp() -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     // The simulator listens (like SITL on udpin) and the engine sends first: its heartbeat
     // introduces it.
-    let sim = Sim::start(&addr("udpin:127.0.0.1:0"), SimConfig::default(), cancel.clone()).await?;
+    let sim = Sim::start(
+        &addr("udpin:127.0.0.1:0"),
+        SimConfig::default(),
+        cancel.clone(),
+    )
+    .await?;
     let port = sim.local_addr().expect("bound").port();
     let (engine, _c) = engine();
-    engine.connect(addr(&format!("udpout:127.0.0.1:{port}")), LinkOptions::default()).await?;
+    engine
+        .connect(
+            addr(&format!("udpout:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
     sees_flying_data(&engine, 1).await?;
     let (t, _) = engine.telemetry(None).await?;
     let v = vehicle(&t, 1).expect("vehicle 1");
@@ -57,7 +75,12 @@ async fn engine_sees_sim_over_tcp_and_asks_for_streams() -> anyhow::Result<()> {
     let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
     let port = sim.local_addr().expect("bound").port();
     let (engine, _c) = engine();
-    engine.connect(addr(&format!("tcp:127.0.0.1:{port}")), LinkOptions::default()).await?;
+    engine
+        .connect(
+            addr(&format!("tcp:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
     sees_flying_data(&engine, 1).await?;
     cancel.cancel();
     Ok(())
@@ -69,7 +92,10 @@ async fn engine_sees_sim_over_a_pty_serial_link() -> anyhow::Result<()> {
     let (_sim, path) = Sim::start_pty(SimConfig::default(), cancel.clone()).await?;
     let (engine, _c) = engine();
     engine
-        .connect(addr(&format!("serial:{}:115200", path.display())), LinkOptions::default())
+        .connect(
+            addr(&format!("serial:{}:115200", path.display())),
+            LinkOptions::default(),
+        )
         .await?;
     sees_flying_data(&engine, 1).await?;
     cancel.cancel();
@@ -87,7 +113,12 @@ async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
     let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
     let port = sim.local_addr().expect("bound").port();
     let (engine, _c) = engine();
-    engine.connect(addr(&format!("tcp:127.0.0.1:{port}")), LinkOptions::default()).await?;
+    engine
+        .connect(
+            addr(&format!("tcp:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
     for sysid in [10, 11, 12] {
         sees_flying_data(&engine, sysid).await?;
     }
@@ -100,7 +131,11 @@ async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
     })
     .await?;
     let (t, _) = engine.telemetry(None).await?;
-    assert_eq!(t.vehicles.len(), 3, "only the three autopilots are vehicles");
+    assert_eq!(
+        t.vehicles.len(),
+        3,
+        "only the three autopilots are vehicles"
+    );
     assert!(
         positions[0] != positions[1] && positions[1] != positions[2],
         "each vehicle has its own position: {positions:?}"
@@ -112,11 +147,21 @@ async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> anyhow::Result<()> {
     let first = CancellationToken::new();
-    let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), SimConfig::default(), first.clone()).await?;
+    let sim = Sim::start(
+        &addr("tcpin:127.0.0.1:0"),
+        SimConfig::default(),
+        first.clone(),
+    )
+    .await?;
     let port = sim.local_addr().expect("bound").port();
     let (engine, _c) = engine();
     let mut events = engine.subscribe();
-    engine.connect(addr(&format!("tcp:127.0.0.1:{port}")), LinkOptions::default()).await?;
+    engine
+        .connect(
+            addr(&format!("tcp:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
     sees_flying_data(&engine, 1).await?;
 
     sim.stop().await;
@@ -128,7 +173,12 @@ async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> 
 
     // The same port again, like a SITL restart: the link reconnects by itself.
     let second = CancellationToken::new();
-    let _sim = Sim::start(&addr(&format!("tcpin:127.0.0.1:{port}")), SimConfig::default(), second.clone()).await?;
+    let _sim = Sim::start(
+        &addr(&format!("tcpin:127.0.0.1:{port}")),
+        SimConfig::default(),
+        second.clone(),
+    )
+    .await?;
     wait_for(&engine, SEEN, "the vehicle to recover", |t| {
         let v = vehicle(t, 1)?;
         (!v.lost && t.links[0].state == LinkState::Up).then_some(())
@@ -144,7 +194,11 @@ async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> 
             _ => {}
         }
     }
-    assert_eq!(saw, (true, true, true), "lost, recovered and link-down events");
+    assert_eq!(
+        saw,
+        (true, true, true),
+        "lost, recovered and link-down events"
+    );
     second.cancel();
     Ok(())
 }
@@ -164,19 +218,36 @@ async fn corrupted_and_lost_frames_are_counted_not_fatal() -> anyhow::Result<()>
     let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
     let port = sim.local_addr().expect("bound").port();
     let (engine, _c) = engine();
-    engine.connect(addr(&format!("tcp:127.0.0.1:{port}")), LinkOptions::default()).await?;
+    engine
+        .connect(
+            addr(&format!("tcp:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
     sees_flying_data(&engine, 1).await?;
-    let stats = wait_for(&engine, SEEN, "CRC errors and sequence gaps to be counted", |t| {
-        let s = t.links[0].stats;
-        (s.crc_errors >= 5 && s.seq_gaps >= 5 && s.rx_frames >= 100).then_some(s)
-    })
+    let stats = wait_for(
+        &engine,
+        SEEN,
+        "CRC errors and sequence gaps to be counted",
+        |t| {
+            let s = t.links[0].stats;
+            (s.crc_errors >= 5 && s.seq_gaps >= 5 && s.rx_frames >= 100).then_some(s)
+        },
+    )
     .await?;
     // Roughly a fifth lost and a tenth corrupted: the counters must say so, within reason.
     let expected = (stats.rx_frames + stats.seq_gaps) as f64;
     let gap_share = stats.seq_gaps as f64 / expected;
-    assert!((0.15..0.45).contains(&gap_share), "gap share {gap_share} from {stats:?}");
+    assert!(
+        (0.15..0.45).contains(&gap_share),
+        "gap share {gap_share} from {stats:?}"
+    );
     let (t, _) = engine.telemetry(None).await?;
-    assert!(t.links[0].quality_pct.is_some_and(|q| q < 95.0), "link quality reflects the loss: {:?}", t.links[0].quality_pct);
+    assert!(
+        t.links[0].quality_pct.is_some_and(|q| q < 95.0),
+        "link quality reflects the loss: {:?}",
+        t.links[0].quality_pct
+    );
     cancel.cancel();
     Ok(())
 }

@@ -7,7 +7,8 @@ use airgap_link::{Address, LinkOptions};
 use airgap_tests::{engine, fixture_tlog, vehicle, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_fixture_flight_replays_to_the_right_vehicles_counts_and_final_state() -> anyhow::Result<()> {
+async fn the_fixture_flight_replays_to_the_right_vehicles_counts_and_final_state(
+) -> anyhow::Result<()> {
     let (engine, _c) = engine();
     let mut events = engine.subscribe();
     let address: Address = format!("replay:{}@max", fixture_tlog().display()).parse()?;
@@ -40,7 +41,10 @@ async fn the_fixture_flight_replays_to_the_right_vehicles_counts_and_final_state
     let north_m = (lat - HOME.0) * 111_320.0;
     let east_m = (lon - HOME.1) * 111_320.0 * HOME.0.to_radians().cos();
     let from_home_m = (north_m * north_m + east_m * east_m).sqrt();
-    assert!(from_home_m < 10.0, "lands back near home, {from_home_m:.1} m away");
+    assert!(
+        from_home_m < 10.0,
+        "lands back near home, {from_home_m:.1} m away"
+    );
     assert!(s.alt_rel_m.expect("alt") < 1.0, "on the ground");
 
     let mut statustexts = 0;

@@ -26,7 +26,8 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let log = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let log = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let corpus = Corpus::repeat(&log, args.size_mb * 1024 * 1024);
     if corpus.messages == 0 {
         anyhow::bail!("{} holds no MAVLink frames", args.file.display());
@@ -38,7 +39,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let start = Instant::now();
             let n = f();
             let secs = start.elapsed().as_secs_f64();
-            anyhow::ensure!(n == corpus.messages, "a workload saw {n} of {} messages", corpus.messages);
+            anyhow::ensure!(
+                n == corpus.messages,
+                "a workload saw {n} of {} messages",
+                corpus.messages
+            );
             best = best.min(secs);
         }
         Ok(corpus.messages as f64 / best)
@@ -62,10 +67,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
-        println!("{} repeated to {mb:.0} MB: {} messages, best of {runs}", args.file.display(), corpus.messages);
-        println!("  mavlink crate, bare decode     {:>7.2} M msg/s", bare / 1e6);
-        println!("  airgap parse                   {:>7.2} M msg/s", parse / 1e6);
-        println!("  airgap parse + state + series  {:>7.2} M msg/s  ({:.0} % of bare decode)", update / 1e6, 100.0 * update / bare);
+        println!(
+            "{} repeated to {mb:.0} MB: {} messages, best of {runs}",
+            args.file.display(),
+            corpus.messages
+        );
+        println!(
+            "  mavlink crate, bare decode     {:>7.2} M msg/s",
+            bare / 1e6
+        );
+        println!(
+            "  airgap parse                   {:>7.2} M msg/s",
+            parse / 1e6
+        );
+        println!(
+            "  airgap parse + state + series  {:>7.2} M msg/s  ({:.0} % of bare decode)",
+            update / 1e6,
+            100.0 * update / bare
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

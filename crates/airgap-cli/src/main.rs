@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "airgap", version, about = "Airgap: a secure offline MAVLink ground station")]
+#[command(
+    name = "airgap",
+    version,
+    about = "Airgap: a secure offline MAVLink ground station"
+)]
 struct Cli {
     /// Log verbosity for diagnostics on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -79,12 +79,17 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         println!("{}", path.display());
         sim
     } else {
-        let address = args.address.expect("clap requires an address without --pty");
+        let address = args
+            .address
+            .expect("clap requires an address without --pty");
         let sim = Sim::start(&address, config, cancel.clone())
             .await
             .with_context(|| format!("cannot serve on {address}"))?;
         match sim.local_addr() {
-            Some(local) => println!("serving {} vehicle(s) on {address} (local {local})", args.vehicles),
+            Some(local) => println!(
+                "serving {} vehicle(s) on {address} (local {local})",
+                args.vehicles
+            ),
             None => println!("serving {} vehicle(s) on {address}", args.vehicles),
         }
         sim

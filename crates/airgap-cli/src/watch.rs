@@ -75,7 +75,9 @@ async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
     }
     let deadline = async {
         match output.duration {
-            Some(s) if s.is_finite() && s >= 0.0 => tokio::time::sleep(Duration::from_secs_f64(s)).await,
+            Some(s) if s.is_finite() && s >= 0.0 => {
+                tokio::time::sleep(Duration::from_secs_f64(s)).await
+            }
             _ => std::future::pending().await,
         }
     };

@@ -8,8 +8,8 @@ pub use mavlink::dialects::ardupilotmega as dialect;
 pub use mavlink::dialects::ardupilotmega::MavMessage;
 
 pub mod frame;
-pub mod tlog;
 pub mod modes;
 pub mod series;
 pub mod state;
 pub mod throughput;
+pub mod tlog;

@@ -273,7 +273,8 @@ mod tests {
 
     #[test]
     fn px4_main_and_sub_modes() {
-        let t = ModeTable::for_vehicle(MavAutopilot::MAV_AUTOPILOT_PX4, MavType::MAV_TYPE_QUADROTOR);
+        let t =
+            ModeTable::for_vehicle(MavAutopilot::MAV_AUTOPILOT_PX4, MavType::MAV_TYPE_QUADROTOR);
         assert_eq!(t.name(px4_custom_mode(4, 4)), "Mission");
         assert_eq!(t.name(px4_custom_mode(3, 0)), "Position");
         assert_eq!(t.name(px4_custom_mode(3, 7)), "Position");

@@ -18,7 +18,12 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 4] = [Group::Attitude, Group::Altitude, Group::Speed, Group::Battery];
+    pub const ALL: [Group; 4] = [
+        Group::Attitude,
+        Group::Altitude,
+        Group::Speed,
+        Group::Battery,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

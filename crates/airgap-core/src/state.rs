@@ -142,7 +142,10 @@ impl VehicleState {
                 self.autopilot = Some(hb.autopilot);
                 self.vehicle_type = Some(hb.mavtype);
                 self.system_status = Some(hb.system_status);
-                self.armed = Some(hb.base_mode.contains(MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED));
+                self.armed = Some(
+                    hb.base_mode
+                        .contains(MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED),
+                );
                 self.custom_mode = hb
                     .base_mode
                     .contains(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED)
@@ -157,7 +160,10 @@ impl VehicleState {
                 self.roll_deg = Some(r);
                 self.pitch_deg = Some(p);
                 self.yaw_deg = Some(y);
-                return Some(Sample::new(Group::Attitude, &[r as f32, p as f32, y as f32]));
+                return Some(Sample::new(
+                    Group::Attitude,
+                    &[r as f32, p as f32, y as f32],
+                ));
             }
             MavMessage::GLOBAL_POSITION_INT(g) => {
                 // ArduPilot reports 0/0 until it has a position; that is "unknown", not the Gulf of Guinea.
@@ -206,9 +212,15 @@ impl VehicleState {
             MavMessage::BATTERY_STATUS(b) if b.id == 0 => {
                 // Only fills what SYS_STATUS did not say: SYS_STATUS is the primary battery on
                 // both autopilots, BATTERY_STATUS may describe cells or a second pack.
-                let cells: Vec<u16> = b.voltages.iter().copied().filter(|&v| v != u16::MAX).collect();
+                let cells: Vec<u16> = b
+                    .voltages
+                    .iter()
+                    .copied()
+                    .filter(|&v| v != u16::MAX)
+                    .collect();
                 if self.battery_v.is_none() && !cells.is_empty() {
-                    self.battery_v = Some(cells.iter().map(|&v| f64::from(v)).sum::<f64>() / 1000.0);
+                    self.battery_v =
+                        Some(cells.iter().map(|&v| f64::from(v)).sum::<f64>() / 1000.0);
                 }
                 if self.battery_a.is_none() && b.current_battery >= 0 {
                     self.battery_a = Some(f64::from(b.current_battery) / 100.0);
@@ -225,7 +237,9 @@ impl VehicleState {
             MavMessage::STATUSTEXT(s) => {
                 let text = match s.text.to_str() {
                     Ok(t) => t.trim_end_matches('\0').to_owned(),
-                    Err(_) => String::from_utf8_lossy(&s.text[..]).trim_end_matches('\0').to_owned(),
+                    Err(_) => String::from_utf8_lossy(&s.text[..])
+                        .trim_end_matches('\0')
+                        .to_owned(),
                 };
                 if self.statustext.len() == STATUSTEXT_KEPT {
                     self.statustext.pop_front();
@@ -361,8 +375,7 @@ pub fn is_vehicle_heartbeat(autopilot: MavAutopilot, vehicle_type: MavType) -> b
 mod tests {
     use super::*;
     use crate::dialect::{
-        ATTITUDE_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, STATUSTEXT_DATA,
-        SYS_STATUS_DATA,
+        ATTITUDE_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, STATUSTEXT_DATA, SYS_STATUS_DATA,
     };
 
     fn heartbeat(base_mode: MavModeFlag, custom_mode: u32) -> MavMessage {
@@ -379,82 +392,122 @@ mod tests {
     #[test]
     fn nothing_is_known_before_it_is_heard() {
         let s = VehicleState::default();
-        assert_eq!((s.armed, s.mode_name(), s.alt_rel_m, s.battery_v), (None, None, None, None));
+        assert_eq!(
+            (s.armed, s.mode_name(), s.alt_rel_m, s.battery_v),
+            (None, None, None, None)
+        );
     }
 
     #[test]
     fn heartbeat_gives_armed_state_and_mode_name() {
         let mut s = VehicleState::default();
-        let flags = MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
+        let flags = MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
+            | MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
         assert_eq!(s.apply(10, &heartbeat(flags, 7)), None);
         assert_eq!(s.armed, Some(true));
         assert_eq!(s.mode_name().as_deref(), Some("CIRCLE"));
         assert_eq!(s.autopilot_name(), Some("ArduPilot"));
         assert_eq!(s.last_heartbeat_us, Some(10));
-        s.apply(20, &heartbeat(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, 6));
-        assert_eq!((s.armed, s.mode_name().as_deref()), (Some(false), Some("RTL")));
+        s.apply(
+            20,
+            &heartbeat(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, 6),
+        );
+        assert_eq!(
+            (s.armed, s.mode_name().as_deref()),
+            (Some(false), Some("RTL"))
+        );
     }
 
     #[test]
     fn protocol_sentinels_stay_unknown() {
         let mut s = VehicleState::default();
-        s.apply(1, &MavMessage::SYS_STATUS(SYS_STATUS_DATA {
-            voltage_battery: u16::MAX,
-            current_battery: -1,
-            battery_remaining: -1,
-            ..SYS_STATUS_DATA::DEFAULT
-        }));
-        assert_eq!((s.battery_v, s.battery_a, s.battery_pct), (None, None, None));
-        s.apply(2, &MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
-            lat: 0,
-            lon: 0,
-            alt: 584_000,
-            relative_alt: 0,
-            hdg: u16::MAX,
-            ..GLOBAL_POSITION_INT_DATA::DEFAULT
-        }));
+        s.apply(
+            1,
+            &MavMessage::SYS_STATUS(SYS_STATUS_DATA {
+                voltage_battery: u16::MAX,
+                current_battery: -1,
+                battery_remaining: -1,
+                ..SYS_STATUS_DATA::DEFAULT
+            }),
+        );
+        assert_eq!(
+            (s.battery_v, s.battery_a, s.battery_pct),
+            (None, None, None)
+        );
+        s.apply(
+            2,
+            &MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
+                lat: 0,
+                lon: 0,
+                alt: 584_000,
+                relative_alt: 0,
+                hdg: u16::MAX,
+                ..GLOBAL_POSITION_INT_DATA::DEFAULT
+            }),
+        );
         assert_eq!((s.lat_deg, s.lon_deg, s.heading_deg), (None, None, None));
         assert_eq!(s.alt_msl_m, Some(584.0));
-        s.apply(3, &MavMessage::GPS_RAW_INT(GPS_RAW_INT_DATA {
-            fix_type: GpsFixType::GPS_FIX_TYPE_3D_FIX,
-            satellites_visible: u8::MAX,
-            eph: u16::MAX,
-            ..GPS_RAW_INT_DATA::DEFAULT
-        }));
-        assert_eq!((s.gps_fix_name(), s.satellites, s.hdop), (Some("3D"), None, None));
+        s.apply(
+            3,
+            &MavMessage::GPS_RAW_INT(GPS_RAW_INT_DATA {
+                fix_type: GpsFixType::GPS_FIX_TYPE_3D_FIX,
+                satellites_visible: u8::MAX,
+                eph: u16::MAX,
+                ..GPS_RAW_INT_DATA::DEFAULT
+            }),
+        );
+        assert_eq!(
+            (s.gps_fix_name(), s.satellites, s.hdop),
+            (Some("3D"), None, None)
+        );
     }
 
     #[test]
     fn units_are_converted() {
         let mut s = VehicleState::default();
-        let sample = s.apply(5, &MavMessage::ATTITUDE(ATTITUDE_DATA {
-            roll: std::f32::consts::FRAC_PI_6,
-            pitch: -0.1,
-            yaw: std::f32::consts::PI,
-            ..ATTITUDE_DATA::DEFAULT
-        }));
+        let sample = s.apply(
+            5,
+            &MavMessage::ATTITUDE(ATTITUDE_DATA {
+                roll: std::f32::consts::FRAC_PI_6,
+                pitch: -0.1,
+                yaw: std::f32::consts::PI,
+                ..ATTITUDE_DATA::DEFAULT
+            }),
+        );
         assert!((s.roll_deg.unwrap_or(0.0) - 30.0).abs() < 1e-4);
         assert!((s.yaw_deg.unwrap_or(0.0) - 180.0).abs() < 1e-4);
         let sample = sample.expect("attitude is plotted");
         assert_eq!(sample.group, Group::Attitude);
         assert_eq!(sample.row().len(), 3);
-        s.apply(6, &MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
-            lat: -353_632_610,
-            lon: 1_491_652_300,
-            alt: 604_500,
-            relative_alt: 20_500,
-            hdg: 9_050,
-            ..GLOBAL_POSITION_INT_DATA::DEFAULT
-        }));
+        s.apply(
+            6,
+            &MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
+                lat: -353_632_610,
+                lon: 1_491_652_300,
+                alt: 604_500,
+                relative_alt: 20_500,
+                hdg: 9_050,
+                ..GLOBAL_POSITION_INT_DATA::DEFAULT
+            }),
+        );
         assert!((s.lat_deg.unwrap_or(0.0) + 35.363_261).abs() < 1e-9);
-        assert_eq!((s.alt_rel_m, s.alt_msl_m, s.heading_deg), (Some(20.5), Some(604.5), Some(90.5)));
-        s.apply(7, &MavMessage::SYS_STATUS(SYS_STATUS_DATA {
-            voltage_battery: 16_200,
-            current_battery: 1_530,
-            battery_remaining: 87,
-            ..SYS_STATUS_DATA::DEFAULT
-        }));
-        assert_eq!((s.battery_v, s.battery_a, s.battery_pct), (Some(16.2), Some(15.3), Some(87.0)));
+        assert_eq!(
+            (s.alt_rel_m, s.alt_msl_m, s.heading_deg),
+            (Some(20.5), Some(604.5), Some(90.5))
+        );
+        s.apply(
+            7,
+            &MavMessage::SYS_STATUS(SYS_STATUS_DATA {
+                voltage_battery: 16_200,
+                current_battery: 1_530,
+                battery_remaining: 87,
+                ..SYS_STATUS_DATA::DEFAULT
+            }),
+        );
+        assert_eq!(
+            (s.battery_v, s.battery_a, s.battery_pct),
+            (Some(16.2), Some(15.3), Some(87.0))
+        );
     }
 
     #[test]
@@ -464,11 +517,13 @@ mod tests {
             let mut text = [0u8; 50];
             let line = format!("line {i}");
             text[..line.len()].copy_from_slice(line.as_bytes());
-            s.apply(i as u64, &MavMessage::STATUSTEXT(STATUSTEXT_DATA {
-                severity: MavSeverity::MAV_SEVERITY_WARNING,
-                text: text.into(),
-                ..STATUSTEXT_DATA::DEFAULT
-            }));
+            s.apply(
+                i as u64,
+                &MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+                    severity: MavSeverity::MAV_SEVERITY_WARNING,
+                    text: text.into(),
+                }),
+            );
         }
         assert_eq!(s.statustext.len(), STATUSTEXT_KEPT);
         let newest = s.newest_statustext().expect("a line");

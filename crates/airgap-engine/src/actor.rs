@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use airgap_core::dialect::MavAutopilot;
 use airgap_core::series::{Group, SeriesSet};
 use airgap_core::state::{is_vehicle_heartbeat, VehicleState};
-use airgap_core::dialect::MavAutopilot;
 use airgap_core::MavMessage;
 use airgap_link::{Address, Link, LinkEvent, LinkSender, LinkStatsHandle};
 use tokio::sync::{broadcast, mpsc};
@@ -13,8 +13,8 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request,
-    SeriesChunk, SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
+    gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request, SeriesChunk,
+    SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
 };
 
 /// MAV_COMP_ID_AUTOPILOT1: messages from it make a vehicle even before its first heartbeat.
@@ -322,7 +322,10 @@ impl Actor {
 
     fn send(&self, link: LinkId, msg: &MavMessage) {
         if let Some(entry) = self.links.get(&link) {
-            if let Err(e) = entry.sender.send(self.config.gcs_sysid, self.config.gcs_compid, msg) {
+            if let Err(e) = entry
+                .sender
+                .send(self.config.gcs_sysid, self.config.gcs_compid, msg)
+            {
                 tracing::debug!(link = link.0, error = %e, "send failed");
             }
         }

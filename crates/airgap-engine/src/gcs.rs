@@ -36,7 +36,11 @@ const ARDUPILOT_STREAMS: &[(MavDataStream, u16)] = &[
 
 /// REQUEST_DATA_STREAM for every ArduPilot stream group (what Mission Planner and MAVProxy
 /// send; a real ArduCopter on a TCP or USB port streams nothing but HEARTBEAT until asked).
-pub fn ardupilot_stream_requests(target_sysid: u8, target_compid: u8, rate_hz: u16) -> Vec<MavMessage> {
+pub fn ardupilot_stream_requests(
+    target_sysid: u8,
+    target_compid: u8,
+    rate_hz: u16,
+) -> Vec<MavMessage> {
     ARDUPILOT_STREAMS
         .iter()
         .map(|&(stream, factor)| {

@@ -125,7 +125,12 @@ impl SeriesCursor {
         }
     }
 
-    pub(crate) fn after(&self, key: VehicleKey, group: Group, newest_us: Option<u64>) -> Option<u64> {
+    pub(crate) fn after(
+        &self,
+        key: VehicleKey,
+        group: Group,
+        newest_us: Option<u64>,
+    ) -> Option<u64> {
         match (self.seen.get(&(key, group)), self.window, newest_us) {
             (Some(t), _, _) => Some(*t),
             (None, Some(w), Some(newest)) => {
@@ -150,13 +155,33 @@ pub struct Telemetry {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    LinkUp { link: LinkId, peer: String },
-    LinkDown { link: LinkId, reason: String },
-    LinkClosed { link: LinkId, reason: String },
-    VehicleDiscovered { key: VehicleKey, link: LinkId },
-    VehicleLost { key: VehicleKey },
-    VehicleRecovered { key: VehicleKey },
-    StatusText { key: VehicleKey, severity: u8, text: String },
+    LinkUp {
+        link: LinkId,
+        peer: String,
+    },
+    LinkDown {
+        link: LinkId,
+        reason: String,
+    },
+    LinkClosed {
+        link: LinkId,
+        reason: String,
+    },
+    VehicleDiscovered {
+        key: VehicleKey,
+        link: LinkId,
+    },
+    VehicleLost {
+        key: VehicleKey,
+    },
+    VehicleRecovered {
+        key: VehicleKey,
+    },
+    StatusText {
+        key: VehicleKey,
+        severity: u8,
+        text: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +236,10 @@ impl EngineHandle {
         }
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, EngineError> {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.requests
             .send(make(reply))
@@ -222,7 +250,11 @@ impl EngineHandle {
 
     /// Opens a link. Returns once the transport is set up; TCP clients and serial ports that
     /// are not there yet keep retrying in the background (the link shows `Connecting`).
-    pub async fn connect(&self, address: Address, options: LinkOptions) -> Result<LinkId, EngineError> {
+    pub async fn connect(
+        &self,
+        address: Address,
+        options: LinkOptions,
+    ) -> Result<LinkId, EngineError> {
         self.call(|reply| Request::Connect {
             address,
             options,
@@ -232,7 +264,8 @@ impl EngineHandle {
     }
 
     pub async fn disconnect(&self, link: LinkId) -> Result<(), EngineError> {
-        self.call(|reply| Request::Disconnect { link, reply }).await?
+        self.call(|reply| Request::Disconnect { link, reply })
+            .await?
     }
 
     /// Links, vehicles, and — with a cursor — the plot rows added since that cursor, which
@@ -241,7 +274,8 @@ impl EngineHandle {
         &self,
         cursor: Option<SeriesCursor>,
     ) -> Result<(Telemetry, Option<SeriesCursor>), EngineError> {
-        self.call(|reply| Request::Telemetry { cursor, reply }).await
+        self.call(|reply| Request::Telemetry { cursor, reply })
+            .await
     }
 
     /// The whole plot history of one vehicle.

@@ -42,7 +42,12 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 // Locations of things
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
@@ -506,6 +511,25 @@ impl Ui {
         .await?;
         self.type_into(&testid("connect-address"), address).await?;
         self.click(&testid("connect-button")).await
+    }
+
+    /// Waits until the `link-state` of the first link row (or of the row with this id) reads
+    /// `state`. Compared ignoring case: WebDriver returns the rendered text, and CSS may
+    /// upper-case it.
+    pub async fn wait_link_state(
+        &self,
+        link_id: Option<&str>,
+        state: &str,
+        timeout: Duration,
+    ) -> Result<String> {
+        let what = match link_id {
+            Some(id) => format!("link {id} `{state}`"),
+            None => format!("the link `{state}`"),
+        };
+        self.wait_text(&Self::link_state(link_id), &what, timeout, |s| {
+            s.eq_ignore_ascii_case(state)
+        })
+        .await
     }
 
     /// A selector for the `link-state` of the first link row, or of the row with this id.

@@ -17,10 +17,7 @@ async fn sim_flies_and_the_instruments_follow() {
 
 async fn flight(ui: Ui) -> Result<()> {
     let second = Duration::from_secs(1);
-    ui.wait_text(&Ui::link_state(None), "the sim link up", 20 * second, |s| {
-        s == "up"
-    })
-    .await?;
+    ui.wait_link_state(None, "up", 20 * second).await?;
     ui.wait_text(&testid("vehicle-mode"), "a flight mode", 15 * second, |s| {
         is_shown(s)
     })
@@ -137,12 +134,14 @@ struct Flight {
 
 impl Flight {
     fn observe(&mut self, mode: &str, armed: &str, alt_rel_m: Option<f64>) {
-        self.armed |= armed == "ARMED";
+        self.armed |= armed.eq_ignore_ascii_case("ARMED");
         if let Some(alt) = alt_rel_m {
             self.max_alt_rel_m = Some(self.max_alt_rel_m.map_or(alt, |m| m.max(alt)));
         }
-        if is_shown(mode) && self.modes.last().map(String::as_str) != Some(mode) {
-            self.modes.push(mode.to_owned());
+        // Compared upper-cased: WebDriver reads the rendered text, which CSS may restyle.
+        let mode = mode.to_ascii_uppercase();
+        if is_shown(&mode) && self.modes.last() != Some(&mode) {
+            self.modes.push(mode);
         }
     }
 

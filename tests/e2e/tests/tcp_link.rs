@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use airgap_e2e::{free_tcp_port, parse_number, run_app_test, start_sim, tcp_listening, testid};
-use airgap_e2e::{Deadline, Ui};
+use airgap_e2e::{free_tcp_port, run_app_test, start_sim, tcp_listening, testid, Deadline};
 use anyhow::bail;
 
 #[tokio::test]
@@ -17,38 +16,23 @@ async fn a_tcp_vehicle_shows_mode_and_altitude() {
             if sim.has_exited() {
                 bail!("the sim exited before listening:\n{}", sim.log_tail(20));
             }
-            listening
-                .tick(format!("nothing listening on {port}"))
-                .await?;
+            listening.tick(format!("nothing listening on {port}")).await?;
         }
 
         ui.connect(&format!("tcp:127.0.0.1:{port}")).await?;
-        ui.wait_text(&Ui::link_state(None), "the TCP link up", 15 * second, |s| {
-            s == "up"
-        })
-        .await?;
+        ui.wait_link_state(None, "up", 15 * second).await?;
         ui.wait_text(&testid("vehicle-mode"), "a flight mode", 10 * second, |s| {
             !s.is_empty() && s != "—"
         })
         .await?;
-        ui.wait_number(
-            &testid("alt-rel"),
-            "a relative altitude",
-            10 * second,
-            f64::is_finite,
-        )
-        .await?;
-        let msl = ui
-            .wait_number(
-                &testid("alt-msl"),
-                "an MSL altitude",
-                10 * second,
-                f64::is_finite,
-            )
-            .await?;
-        let lat = ui.text(&testid("lat")).await?.unwrap_or_default();
-        if parse_number(&lat).is_none() {
-            bail!("lat shows {lat:?} with alt-msl {msl}: expected a number");
+        for (id, what) in [
+            ("alt-rel", "a relative altitude"),
+            ("alt-msl", "an MSL altitude"),
+            ("lat", "a latitude"),
+            ("lon", "a longitude"),
+        ] {
+            ui.wait_number(&testid(id), what, 10 * second, f64::is_finite)
+                .await?;
         }
         drop(sim);
         Ok(())
