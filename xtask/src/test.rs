@@ -283,7 +283,8 @@ fn run_step(step: Step, root: &Path, found: &mut Found) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| setup::venv_python(&root.join(".venv")));
             // Without it the interop tests fail and say how to set it; the rest still runs.
-            let mut cmd = cargo().arg("test");
+            // --no-fail-fast: one run reports every failing test binary, not just the first.
+            let mut cmd = cargo().args(["test", "--no-fail-fast"]);
             if python.is_file() {
                 cmd = cmd.env("AIRGAP_PYTHON", python);
             }
@@ -310,7 +311,9 @@ fn run_step(step: Step, root: &Path, found: &mut Found) -> Result<()> {
                     "--",
                 ])
                 .arg(shell::cargo())
-                .args(["test", "-p", "airgap-e2e", "--", "--test-threads=1"])
+                .args(["test", "--no-fail-fast", "-p", "airgap-e2e"])
+                // One app at a time: two WebKit instances on two cores starve each other.
+                .args(["--", "--test-threads=1"])
                 .dir(root)
                 .env("AIRGAP_GCS_BIN", &gcs)
                 .env("AIRGAP_BIN", &cli);

@@ -85,6 +85,7 @@ async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ended = false;
+    let mut printed_at = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = &mut deadline => break,
@@ -92,6 +93,7 @@ async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
             _ = tick.tick() => {
                 let (telemetry, _) = engine.telemetry(None).await?;
                 print_state(&telemetry, output.json);
+                printed_at = tokio::time::Instant::now();
             }
             event = events.recv() => match event {
                 Ok(event) => {
@@ -106,9 +108,12 @@ async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
             },
         }
     }
-    // A last state, so a replay or a short watch always ends with what was seen.
-    let (telemetry, _) = engine.telemetry(None).await?;
-    print_state(&telemetry, output.json);
+    // A last state, so a replay or a short watch always ends with what was seen (unless a
+    // tick just printed it).
+    if ended || printed_at.elapsed() > Duration::from_millis(500) {
+        let (telemetry, _) = engine.telemetry(None).await?;
+        print_state(&telemetry, output.json);
+    }
     engine.shutdown();
     let _ = link;
     Ok(ExitCode::SUCCESS)

@@ -40,7 +40,8 @@ async fn a_killed_vehicle_shows_link_lost_and_recovers() {
         let _sim = start_sim(&dir, "sim-2.log", &[&target, "--autofly"])?;
         ui.wait_link_state(Some(&link_id), "up", 15 * second)
             .await?;
-        ui.wait_absent(&banner, "the banner gone", 5 * second).await?;
+        ui.wait_absent(&banner, "the banner gone", 5 * second)
+            .await?;
         Ok(())
     })
     .await;

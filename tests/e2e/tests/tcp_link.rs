@@ -16,7 +16,9 @@ async fn a_tcp_vehicle_shows_mode_and_altitude() {
             if sim.has_exited() {
                 bail!("the sim exited before listening:\n{}", sim.log_tail(20));
             }
-            listening.tick(format!("nothing listening on {port}")).await?;
+            listening
+                .tick(format!("nothing listening on {port}"))
+                .await?;
         }
 
         ui.connect(&format!("tcp:127.0.0.1:{port}")).await?;
