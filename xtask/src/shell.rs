@@ -3,6 +3,7 @@
 //! error that names the command.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ impl Cmd {
     /// Runs to completion with stdout/stderr inherited and returns how it ended.
     pub fn status(mut self) -> Result<ExitStatus> {
         println!("    $ {}", self.shown);
+        // Our lines must land before the child's, which share the terminal or log file.
+        let _ = std::io::stdout().flush();
         self.inner
             .stdin(Stdio::null())
             .status()

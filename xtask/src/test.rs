@@ -128,32 +128,61 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         "==> plan: {}",
         plan.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
     );
-    let mut results: Vec<(Step, Outcome, Duration)> = Vec::new();
     let mut found = Found::default();
+    let ui_dist = root.join("ui").join("dist").join("index.html");
+    let results = run_plan(
+        &plan,
+        || ui_dist.is_file(),
+        |step| run_step(step, root, &mut found),
+    );
+    let (passed, failed) = report(&results);
+    Ok(passed > 0 && failed == 0)
+}
 
-    for &step in &plan {
-        let blocked = step.needs().iter().find(|need| {
+struct Ran {
+    step: Step,
+    outcome: Outcome,
+    took: Duration,
+}
+
+/// Runs each step through `exec` unless a step it needs did not pass, printing as it goes.
+/// `ui_dist_present` is asked when the UI build failed: lints and unit tests can still use an
+/// older bundle, but not a missing one.
+fn run_plan(
+    plan: &[Step],
+    ui_dist_present: impl Fn() -> bool,
+    mut exec: impl FnMut(Step) -> Result<()>,
+) -> Vec<Ran> {
+    let mut results: Vec<Ran> = Vec::new();
+    for &step in plan {
+        let not_passed = |s: Step| {
             results
                 .iter()
-                .any(|(s, o, _)| s == *need && !matches!(o, Outcome::Passed))
-        });
-        let ui_dist_missing = !root.join("ui").join("dist").join("index.html").is_file();
-        let ui_build_failed = results
+                .any(|r| r.step == s && !matches!(r.outcome, Outcome::Passed))
+        };
+        let blocked = step
+            .needs()
             .iter()
-            .any(|(s, o, _)| *s == UiBuild && !matches!(o, Outcome::Passed));
-        let blocked = blocked.copied().or_else(|| {
-            (matches!(step, Clippy | Test) && ui_build_failed && ui_dist_missing).then_some(UiBuild)
-        });
+            .copied()
+            .find(|&need| not_passed(need))
+            .or_else(|| {
+                (matches!(step, Clippy | Test) && not_passed(UiBuild) && !ui_dist_present())
+                    .then_some(UiBuild)
+            });
         if let Some(need) = blocked {
             let why = format!("{} did not pass", need.name());
             println!("==> {}: skipped ({why})", step.name());
-            results.push((step, Outcome::Skipped(why), Duration::ZERO));
+            results.push(Ran {
+                step,
+                outcome: Outcome::Skipped(why),
+                took: Duration::ZERO,
+            });
             continue;
         }
 
         println!("==> {}", step.name());
         let start = Instant::now();
-        let outcome = match run_step(step, root, &mut found) {
+        let outcome = match exec(step) {
             Ok(()) => Outcome::Passed,
             Err(e) => Outcome::Failed(format!("{e:#}")),
         };
@@ -167,32 +196,41 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
             ),
             Outcome::Skipped(_) => {}
         }
-        results.push((step, outcome, took));
+        results.push(Ran {
+            step,
+            outcome,
+            took,
+        });
     }
+    results
+}
 
+/// Prints the table and, last and alone, the line CI reads. A skipped step counts as failed:
+/// it did not show that its part works.
+fn report(results: &[Ran]) -> (usize, usize) {
     println!("==> summary");
-    for (step, outcome, took) in &results {
-        let (word, detail) = match outcome {
+    for r in results {
+        let (word, detail) = match &r.outcome {
             Outcome::Passed => ("passed", String::new()),
             Outcome::Failed(e) => ("FAILED", first_line(e)),
             Outcome::Skipped(why) => ("SKIPPED", format!("{why}; counted as failed")),
         };
         let row = format!(
             "    {:<16} {:<8} {:>7}  {detail}",
-            step.name(),
+            r.step.name(),
             word,
-            shell::human(*took)
+            shell::human(r.took)
         );
         println!("{}", row.trim_end());
     }
     let passed = results
         .iter()
-        .filter(|(_, o, _)| matches!(o, Outcome::Passed))
+        .filter(|r| matches!(r.outcome, Outcome::Passed))
         .count();
     let failed = results.len() - passed;
     // The last line, alone, in the form CI reads.
     println!("xtask: {passed} passed, {failed} failed");
-    Ok(failed == 0)
+    (passed, failed)
 }
 
 fn first_line(s: &str) -> String {
@@ -387,6 +425,73 @@ mod tests {
         assert!(!plan
             .iter()
             .any(|s| matches!(s, E2e | E2eBuild | TauriDriver)));
+    }
+
+    fn outcomes(results: &[Ran]) -> Vec<(&'static str, &'static str)> {
+        results
+            .iter()
+            .map(|r| {
+                let word = match r.outcome {
+                    Outcome::Passed => "passed",
+                    Outcome::Failed(_) => "failed",
+                    Outcome::Skipped(_) => "skipped",
+                };
+                (r.step.name(), word)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_build_skips_only_what_needs_it_and_the_rest_still_runs() {
+        let plan = [NpmCi, UiBuild, Fmt, Clippy, Test, UiCheck, E2eBuild, E2e];
+        let mut ran = Vec::new();
+        let results = run_plan(
+            &plan,
+            || true,
+            |step| {
+                ran.push(step);
+                match step {
+                    UiBuild | Fmt => anyhow::bail!("broken"),
+                    _ => Ok(()),
+                }
+            },
+        );
+        assert_eq!(
+            outcomes(&results),
+            [
+                ("npm-ci", "passed"),
+                ("ui-build", "failed"),
+                ("fmt", "failed"),
+                ("clippy", "passed"),
+                ("test", "passed"),
+                ("ui-check", "passed"),
+                ("e2e-build", "skipped"),
+                ("e2e", "skipped"),
+            ]
+        );
+        assert!(!ran.contains(&E2eBuild) && !ran.contains(&E2e));
+        assert_eq!(report(&results), (4, 4));
+    }
+
+    #[test]
+    fn without_any_ui_bundle_a_failed_ui_build_also_blocks_the_rust_checks() {
+        let results = run_plan(
+            &[UiBuild, Fmt, Clippy, Test],
+            || false,
+            |step| match step {
+                UiBuild => anyhow::bail!("broken"),
+                _ => Ok(()),
+            },
+        );
+        assert_eq!(
+            outcomes(&results),
+            [
+                ("ui-build", "failed"),
+                ("fmt", "passed"),
+                ("clippy", "skipped"),
+                ("test", "skipped"),
+            ]
+        );
     }
 
     #[test]

@@ -466,6 +466,12 @@ fn scan<'a>(
                     stats.junk_bytes += 1;
                     pos += 1;
                 }
+                // An unverifiable frame must not swallow one that verifies: noise that
+                // looks like an unknown id can span a real frame up to the end of a buffer.
+                _ if hides_a_valid_frame(candidate_buf, len) => {
+                    stats.junk_bytes += 1;
+                    pos += 1;
+                }
                 _ => {
                     stats.unknown += 1;
                     return (pos + len, Some(Err(FrameError::UnknownMessage { msg_id })));
@@ -478,6 +484,13 @@ fn scan<'a>(
             }
         }
     }
+}
+
+/// Whether a frame with a good CRC starts within the first `len` bytes of `buf`, after
+/// the first.
+fn hides_a_valid_frame(buf: &[u8], len: usize) -> bool {
+    (1..len.min(buf.len()))
+        .any(|i| is_magic(buf[i]) && matches!(examine(&buf[i..]), Candidate::Valid(_)))
 }
 
 /// The dialect's CRC_EXTRA for `msg_id`, `None` if the dialect lacks the message.
