@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use airgap_engine::{EngineEvent, LinkState};
+use airgap_engine::{EngineEvent, EngineHandle, LinkState};
 use airgap_link::{Address, Faults, LinkOptions};
 use airgap_sim::{Sim, SimConfig};
 use airgap_tests::{engine, vehicle, wait_for};
@@ -14,76 +14,72 @@ fn addr(s: &str) -> Address {
     s.parse().expect("test address parses")
 }
 
-/// Waits until vehicle `sysid` has a mode, attitude and position: the GCS asked for and got telemetry.
-async fn sees_flying_data(engine: &airgap_engine::EngineHandle, sysid: u8) -> anyhow::Result<()> {
-    wait_for(
+/// A simulator serving on `sim_listen` (port 0) and an engine connected to it with
+/// `engine_scheme:127.0.0.1:PORT`. Both stop with the test's runtime.
+struct Rig {
+    sim: Sim,
+    engine: EngineHandle,
+    port: u16,
+    cancel: CancellationToken,
+}
+
+async fn rig(sim_listen: &str, engine_scheme: &str, config: SimConfig) -> anyhow::Result<Rig> {
+    let cancel = CancellationToken::new();
+    let sim = Sim::start(&addr(sim_listen), config, cancel.clone()).await?;
+    let port = sim.local_addr().expect("bound to a port").port();
+    let (engine, _) = engine();
+    engine
+        .connect(
+            addr(&format!("{engine_scheme}:127.0.0.1:{port}")),
+            LinkOptions::default(),
+        )
+        .await?;
+    Ok(Rig {
+        sim,
         engine,
-        SEEN,
-        "mode, attitude and position of the simulated vehicle",
-        |t| {
-            let v = vehicle(t, sysid)?;
-            let s = &v.state;
-            (s.mode_name().is_some()
-                && s.roll_deg.is_some()
-                && s.alt_msl_m.is_some()
-                && s.battery_v.is_some())
-            .then_some(())
-        },
-    )
-    .await?;
-    Ok(())
+        port,
+        cancel,
+    })
+}
+
+/// Waits until vehicle `sysid` has a mode, attitude, altitude and battery: the GCS asked
+/// for telemetry and got it.
+async fn sees_flying_data(engine: &EngineHandle, sysid: u8) -> anyhow::Result<()> {
+    wait_for(engine, SEEN, "mode, attitude, altitude and battery", |t| {
+        let s = &vehicle(t, sysid)?.state;
+        (s.mode_name().is_some()
+            && s.roll_deg.is_some()
+            && s.alt_msl_m.is_some()
+            && s.battery_v.is_some())
+        .then_some(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_sees_sim_over_udp() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
     // The simulator listens (like SITL on udpin) and the engine sends first: its heartbeat
     // introduces it.
-    let sim = Sim::start(
-        &addr("udpin:127.0.0.1:0"),
-        SimConfig::default(),
-        cancel.clone(),
-    )
-    .await?;
-    let port = sim.local_addr().expect("bound").port();
-    let (engine, _c) = engine();
-    engine
-        .connect(
-            addr(&format!("udpout:127.0.0.1:{port}")),
-            LinkOptions::default(),
-        )
-        .await?;
-    sees_flying_data(&engine, 1).await?;
-    let (t, _) = engine.telemetry(None).await?;
+    let rig = rig("udpin:127.0.0.1:0", "udpout", SimConfig::default()).await?;
+    sees_flying_data(&rig.engine, 1).await?;
+    let (t, _) = rig.engine.telemetry(None).await?;
     let v = vehicle(&t, 1).expect("vehicle 1");
     assert_eq!(v.state.autopilot_name(), Some("ArduPilot"));
     assert_eq!(v.state.vehicle_type_name(), Some("Quadrotor"));
     assert_eq!(v.state.armed, Some(false), "the simulator starts disarmed");
     assert_eq!(t.links[0].state, LinkState::Up);
-    cancel.cancel();
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_sees_sim_over_tcp_and_asks_for_streams() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
     // Like ArduCopter on its TCP port: nothing but HEARTBEAT until the GCS asks.
     let config = SimConfig {
         wait_for_stream_request: true,
         ..SimConfig::default()
     };
-    let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
-    let port = sim.local_addr().expect("bound").port();
-    let (engine, _c) = engine();
-    engine
-        .connect(
-            addr(&format!("tcp:127.0.0.1:{port}")),
-            LinkOptions::default(),
-        )
-        .await?;
-    sees_flying_data(&engine, 1).await?;
-    cancel.cancel();
-    Ok(())
+    let rig = rig("tcpin:127.0.0.1:0", "tcp", config).await?;
+    sees_flying_data(&rig.engine, 1).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,33 +100,24 @@ async fn engine_sees_sim_over_a_pty_serial_link() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
     let config = SimConfig {
         sysid: 10,
         vehicles: 3,
         ..SimConfig::default()
     };
-    let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
-    let port = sim.local_addr().expect("bound").port();
-    let (engine, _c) = engine();
-    engine
-        .connect(
-            addr(&format!("tcp:127.0.0.1:{port}")),
-            LinkOptions::default(),
-        )
-        .await?;
+    let rig = rig("tcpin:127.0.0.1:0", "tcp", config).await?;
     for sysid in [10, 11, 12] {
-        sees_flying_data(&engine, sysid).await?;
+        sees_flying_data(&rig.engine, sysid).await?;
     }
     // Positions are known once each simulated GPS has its fix (about 3 s after boot).
-    let positions = wait_for(&engine, SEEN, "a position for each vehicle", |t| {
+    let positions = wait_for(&rig.engine, SEEN, "a position for each vehicle", |t| {
         [10, 11, 12]
             .iter()
             .map(|&s| vehicle(t, s).and_then(|v| Some((v.state.lat_deg?, v.state.lon_deg?))))
             .collect::<Option<Vec<_>>>()
     })
     .await?;
-    let (t, _) = engine.telemetry(None).await?;
+    let (t, _) = rig.engine.telemetry(None).await?;
     assert_eq!(
         t.vehicles.len(),
         3,
@@ -140,28 +127,18 @@ async fn several_vehicles_on_one_link_are_told_apart() -> anyhow::Result<()> {
         positions[0] != positions[1] && positions[1] != positions[2],
         "each vehicle has its own position: {positions:?}"
     );
-    cancel.cancel();
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> anyhow::Result<()> {
-    let first = CancellationToken::new();
-    let sim = Sim::start(
-        &addr("tcpin:127.0.0.1:0"),
-        SimConfig::default(),
-        first.clone(),
-    )
-    .await?;
-    let port = sim.local_addr().expect("bound").port();
-    let (engine, _c) = engine();
+    let Rig {
+        sim,
+        engine,
+        port,
+        cancel,
+    } = rig("tcpin:127.0.0.1:0", "tcp", SimConfig::default()).await?;
     let mut events = engine.subscribe();
-    engine
-        .connect(
-            addr(&format!("tcp:127.0.0.1:{port}")),
-            LinkOptions::default(),
-        )
-        .await?;
     sees_flying_data(&engine, 1).await?;
 
     sim.stop().await;
@@ -172,11 +149,10 @@ async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> 
     .await?;
 
     // The same port again, like a SITL restart: the link reconnects by itself.
-    let second = CancellationToken::new();
     let _sim = Sim::start(
         &addr(&format!("tcpin:127.0.0.1:{port}")),
         SimConfig::default(),
-        second.clone(),
+        cancel.clone(),
     )
     .await?;
     wait_for(&engine, SEEN, "the vehicle to recover", |t| {
@@ -199,13 +175,13 @@ async fn a_dropped_tcp_link_is_lost_then_recovers_when_the_vehicle_returns() -> 
         (true, true, true),
         "lost, recovered and link-down events"
     );
-    second.cancel();
+    cancel.cancel();
+    engine.shutdown();
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_and_lost_frames_are_counted_not_fatal() -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
     let config = SimConfig {
         faults: Some(Faults {
             loss: 0.2,
@@ -215,18 +191,10 @@ async fn corrupted_and_lost_frames_are_counted_not_fatal() -> anyhow::Result<()>
         }),
         ..SimConfig::default()
     };
-    let sim = Sim::start(&addr("tcpin:127.0.0.1:0"), config, cancel.clone()).await?;
-    let port = sim.local_addr().expect("bound").port();
-    let (engine, _c) = engine();
-    engine
-        .connect(
-            addr(&format!("tcp:127.0.0.1:{port}")),
-            LinkOptions::default(),
-        )
-        .await?;
-    sees_flying_data(&engine, 1).await?;
+    let rig = rig("tcpin:127.0.0.1:0", "tcp", config).await?;
+    sees_flying_data(&rig.engine, 1).await?;
     let stats = wait_for(
-        &engine,
+        &rig.engine,
         SEEN,
         "CRC errors and sequence gaps to be counted",
         |t| {
@@ -235,19 +203,19 @@ async fn corrupted_and_lost_frames_are_counted_not_fatal() -> anyhow::Result<()>
         },
     )
     .await?;
-    // Roughly a fifth lost and a tenth corrupted: the counters must say so, within reason.
+    // About a fifth lost (and a tenth corrupted, which also shows as gaps): the counters
+    // must say so, within reason.
     let expected = (stats.rx_frames + stats.seq_gaps) as f64;
     let gap_share = stats.seq_gaps as f64 / expected;
     assert!(
         (0.15..0.45).contains(&gap_share),
         "gap share {gap_share} from {stats:?}"
     );
-    let (t, _) = engine.telemetry(None).await?;
+    let (t, _) = rig.engine.telemetry(None).await?;
     assert!(
         t.links[0].quality_pct.is_some_and(|q| q < 95.0),
         "link quality reflects the loss: {:?}",
         t.links[0].quality_pct
     );
-    cancel.cancel();
     Ok(())
 }
