@@ -58,6 +58,17 @@ impl Peer {
         (Peer { link }, engine_side)
     }
 
+    /// A peer and an engine connected to it.
+    async fn with_engine(cancel: &CancellationToken) -> (Peer, EngineHandle) {
+        let (peer, address) = Peer::start(cancel).await;
+        let engine = EngineHandle::start(config(), cancel.clone());
+        engine
+            .connect(address, LinkOptions::default())
+            .await
+            .expect("connect");
+        (peer, engine)
+    }
+
     fn send(&self, msg: &MavMessage) {
         self.link
             .sender()
@@ -101,12 +112,7 @@ fn interval_requests(msgs: &[(u8, u8, MavMessage)]) -> usize {
 #[tokio::test]
 async fn engine_heartbeats_and_asks_an_ardupilot_for_streams_until_it_gets_them() {
     let cancel = CancellationToken::new();
-    let (mut peer, address) = Peer::start(&cancel).await;
-    let engine = EngineHandle::start(config(), cancel.clone());
-    engine
-        .connect(address, LinkOptions::default())
-        .await
-        .expect("connect");
+    let (mut peer, engine) = Peer::with_engine(&cancel).await;
 
     // Before any vehicle: only the ground station's heartbeat, from 255/190, about 5 a second.
     let first = peer.collect(Duration::from_millis(1000)).await;
@@ -151,12 +157,7 @@ async fn engine_heartbeats_and_asks_an_ardupilot_for_streams_until_it_gets_them(
 #[tokio::test]
 async fn a_px4_gets_message_interval_commands() {
     let cancel = CancellationToken::new();
-    let (mut peer, address) = Peer::start(&cancel).await;
-    let engine = EngineHandle::start(config(), cancel.clone());
-    engine
-        .connect(address, LinkOptions::default())
-        .await
-        .expect("connect");
+    let (mut peer, engine) = Peer::with_engine(&cancel).await;
     let _ = peer.collect(Duration::from_millis(300)).await;
     peer.send(&heartbeat(MavAutopilot::MAV_AUTOPILOT_PX4));
     let asked = peer.collect(Duration::from_millis(300)).await;
@@ -171,13 +172,8 @@ async fn a_px4_gets_message_interval_commands() {
 #[tokio::test]
 async fn silence_is_link_loss_and_a_heartbeat_is_recovery() {
     let cancel = CancellationToken::new();
-    let (mut peer, address) = Peer::start(&cancel).await;
-    let engine = EngineHandle::start(config(), cancel.clone());
+    let (mut peer, engine) = Peer::with_engine(&cancel).await;
     let mut events = engine.subscribe();
-    engine
-        .connect(address, LinkOptions::default())
-        .await
-        .expect("connect");
     let _ = peer.collect(Duration::from_millis(300)).await;
     peer.send(&heartbeat(MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA));
     let _ = peer.collect(Duration::from_millis(300)).await;
