@@ -112,7 +112,7 @@ fn interval_requests(msgs: &[(u8, u8, MavMessage)]) -> usize {
 #[tokio::test]
 async fn engine_heartbeats_and_asks_an_ardupilot_for_streams_until_it_gets_them() {
     let cancel = CancellationToken::new();
-    let (mut peer, engine) = Peer::with_engine(&cancel).await;
+    let (mut peer, _engine) = Peer::with_engine(&cancel).await;
 
     // Before any vehicle: only the ground station's heartbeat, from 255/190, about 5 a second.
     let first = peer.collect(Duration::from_millis(1000)).await;
@@ -157,7 +157,7 @@ async fn engine_heartbeats_and_asks_an_ardupilot_for_streams_until_it_gets_them(
 #[tokio::test]
 async fn a_px4_gets_message_interval_commands() {
     let cancel = CancellationToken::new();
-    let (mut peer, engine) = Peer::with_engine(&cancel).await;
+    let (mut peer, _engine) = Peer::with_engine(&cancel).await;
     let _ = peer.collect(Duration::from_millis(300)).await;
     peer.send(&heartbeat(MavAutopilot::MAV_AUTOPILOT_PX4));
     let asked = peer.collect(Duration::from_millis(300)).await;
