@@ -394,18 +394,22 @@ impl Actor {
         if link.closed.is_some() {
             return LinkState::Closed;
         }
+        // Only vehicles that have sent a heartbeat count: one known from telemetry alone
+        // cannot have been lost.
         let mut any = false;
         let mut alive = false;
-        for v in self.vehicles.values().filter(|v| v.link == id) {
+        for v in self
+            .vehicles
+            .values()
+            .filter(|v| v.link == id && v.last_heartbeat.is_some())
+        {
             any = true;
-            alive |= !v.lost && v.last_heartbeat.is_some();
+            alive |= !v.lost;
         }
-        match (link.transport_up, any, alive) {
-            (_, _, true) => LinkState::Up,
-            (true, true, false) => LinkState::Lost,
-            (false, true, false) if link.counters.is_empty() => LinkState::Connecting,
-            (false, true, false) => LinkState::Lost,
-            (_, false, _) => LinkState::Connecting,
+        match (any, alive) {
+            (_, true) => LinkState::Up,
+            (true, false) => LinkState::Lost,
+            (false, _) => LinkState::Connecting,
         }
     }
 
@@ -421,10 +425,17 @@ impl Actor {
                     state,
                     detail: match state {
                         LinkState::Up => None,
-                        LinkState::Lost => Some(format!(
-                            "no heartbeat for over {} s",
-                            self.config.vehicle_timeout.as_secs_f32()
-                        )),
+                        LinkState::Lost => {
+                            let silence = format!(
+                                "no heartbeat for over {} s",
+                                self.config.vehicle_timeout.as_secs_f32()
+                            );
+                            // Say why too when the transport itself is down (TCP refused…).
+                            Some(match (&l.detail, l.transport_up) {
+                                (Some(why), false) => format!("{silence}; {why}"),
+                                _ => silence,
+                            })
+                        }
                         _ => l.detail.clone(),
                     },
                     stats: l.stats.snapshot(),
