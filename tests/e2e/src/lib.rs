@@ -11,7 +11,6 @@ use std::fmt::Display;
 use std::fs::File;
 use std::future::Future;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,8 +19,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -159,8 +156,9 @@ impl Spawned {
     pub fn start(name: &str, cmd: &mut Command, log: &Path) -> Result<Self> {
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut *cmd, 0);
         let child = cmd
-            .process_group(0)
             // A pipe held open as stdin once hung a WebKit run; nobody types here.
             .stdin(Stdio::null())
             .stdout(out)
@@ -194,11 +192,13 @@ impl Spawned {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    /// Kills the whole process group at once and reaps the child.
+    /// Kills the child (on Unix its whole process group, at once) and reaps it.
     pub fn kill(&mut self) {
+        #[cfg(unix)]
         if let Ok(pid) = i32::try_from(self.child.id()) {
+            use nix::sys::signal::{killpg, Signal};
             // The group may already be gone; nothing else to do then.
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
