@@ -21,6 +21,9 @@ pub struct StatusText {
     /// MAV_SEVERITY: 0 emergency … 7 debug.
     pub severity: u8,
     pub text: String,
+    /// MAVLink 2 chunking: (id, last chunk_seq) of a line sent in pieces, so that the next
+    /// piece is appended rather than shown as a line of its own.
+    chunk: Option<(u16, u8)>,
 }
 
 /// How many of each message a vehicle sent, indexed by message id.
@@ -241,6 +244,15 @@ impl VehicleState {
                         .trim_end_matches('\0')
                         .to_owned(),
                 };
+                if s.id != 0 {
+                    if let Some(last) = self.statustext.back_mut() {
+                        if last.chunk == Some((s.id, s.chunk_seq.wrapping_sub(1))) {
+                            last.text.push_str(&text);
+                            last.chunk = Some((s.id, s.chunk_seq));
+                            return None;
+                        }
+                    }
+                }
                 if self.statustext.len() == STATUSTEXT_KEPT {
                     self.statustext.pop_front();
                 }
@@ -248,6 +260,7 @@ impl VehicleState {
                     time_us,
                     severity: severity_number(s.severity),
                     text,
+                    chunk: (s.id != 0).then_some((s.id, s.chunk_seq)),
                 });
             }
             _ => {}
@@ -511,6 +524,29 @@ mod tests {
     }
 
     #[test]
+    fn chunked_statustext_is_joined_into_one_line() {
+        let mut s = VehicleState::default();
+        let piece = |id: u16, chunk_seq: u8, text: &str| {
+            let mut bytes = [0u8; 50];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+                severity: MavSeverity::MAV_SEVERITY_CRITICAL,
+                text: bytes.into(),
+                id,
+                chunk_seq,
+            })
+        };
+        s.apply(1, &piece(9, 0, &"a".repeat(50)));
+        s.apply(2, &piece(9, 1, "bc"));
+        s.apply(3, &piece(0, 0, "plain"));
+        let lines: Vec<&str> = s.statustext.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            lines,
+            vec![format!("{}bc", "a".repeat(50)).as_str(), "plain"]
+        );
+    }
+
+    #[test]
     fn statustext_keeps_the_newest_lines() {
         let mut s = VehicleState::default();
         for i in 0..(STATUSTEXT_KEPT + 5) {
@@ -522,6 +558,7 @@ mod tests {
                 &MavMessage::STATUSTEXT(STATUSTEXT_DATA {
                     severity: MavSeverity::MAV_SEVERITY_WARNING,
                     text: text.into(),
+                    ..STATUSTEXT_DATA::DEFAULT
                 }),
             );
         }

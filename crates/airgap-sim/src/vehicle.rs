@@ -556,6 +556,7 @@ impl Vehicle {
         self.outbox.push(MavMessage::COMMAND_ACK(COMMAND_ACK_DATA {
             command,
             result,
+            ..COMMAND_ACK_DATA::DEFAULT
         }));
     }
 
@@ -563,6 +564,7 @@ impl Vehicle {
         self.outbox.push(MavMessage::STATUSTEXT(STATUSTEXT_DATA {
             severity,
             text: text.into(),
+            ..STATUSTEXT_DATA::DEFAULT
         }));
     }
 
@@ -1222,6 +1224,7 @@ impl Vehicle {
                 % 36000,
             fix_type: GpsFixType::GPS_FIX_TYPE_3D_FIX,
             satellites_visible: self.satellites,
+            ..GPS_RAW_INT_DATA::DEFAULT
         })
     }
 
@@ -1240,6 +1243,7 @@ impl Vehicle {
             battery_function: MavBatteryFunction::MAV_BATTERY_FUNCTION_ALL,
             mavtype: MavBatteryType::MAV_BATTERY_TYPE_LIPO,
             battery_remaining: self.battery_remaining_pct().round() as i8,
+            ..BATTERY_STATUS_DATA::DEFAULT
         })
     }
 
