@@ -13,3 +13,5 @@ pub mod series;
 pub mod state;
 pub mod throughput;
 pub mod tlog;
+pub mod mission;
+pub mod params;
