@@ -85,6 +85,8 @@ pub struct VehicleView {
     pub mode: Option<String>,
     /// True after 3 s without a heartbeat from this vehicle.
     pub lost: bool,
+    /// When its last HEARTBEAT arrived, milliseconds since the UNIX epoch.
+    pub last_heartbeat_ms: Option<f64>,
     pub roll_deg: Option<f64>,
     pub pitch_deg: Option<f64>,
     pub yaw_deg: Option<f64>,

@@ -60,6 +60,7 @@ fn vehicle_view(v: &VehicleSnapshot, series: &[SeriesChunk]) -> dto::VehicleView
         armed: s.armed,
         mode: s.mode_name(),
         lost: v.lost,
+        last_heartbeat_ms: s.last_heartbeat_us.map(|t| t as f64 / 1000.0),
         roll_deg: s.roll_deg,
         pitch_deg: s.pitch_deg,
         yaw_deg: s.yaw_deg,

@@ -43,12 +43,11 @@ export class TelemetryStore {
 
   readonly linkLost: boolean = $derived(isLinkLost(this.selected, this.selectedLink));
 
-  /** Tick time when the current loss began, to say for how long contact has been lost. */
-  private lostSinceMs = $state<number | null>(null);
-
-  /** Seconds since the selected vehicle was lost (counted from when the UI saw it), or null. */
+  /** Seconds since the selected vehicle's last heartbeat while contact is lost, or null. */
   readonly lostForS: number | null = $derived(
-    this.lostSinceMs === null || this.tick === null ? null : Math.max(0, (this.tick.time_ms - this.lostSinceMs) / 1000),
+    !this.linkLost || this.tick === null || this.selected?.last_heartbeat_ms == null
+      ? null
+      : Math.max(0, (this.tick.time_ms - this.selected.last_heartbeat_ms) / 1000),
   );
 
   /** Frames per second on the selected vehicle's link. */
@@ -85,8 +84,6 @@ export class TelemetryStore {
     for (const id of [...this.rates.keys()]) if (!linkIds.has(id)) this.rates.delete(id);
 
     this.tick = tick;
-    if (!this.linkLost) this.lostSinceMs = null;
-    else if (this.lostSinceMs === null) this.lostSinceMs = tick.time_ms;
   }
 
   choose(id: string): void {

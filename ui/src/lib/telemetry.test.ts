@@ -30,6 +30,7 @@ function vehicle(sysid: number, linkId: number, over: Partial<VehicleView> = {})
     armed: null,
     mode: null,
     lost: false,
+    last_heartbeat_ms: null,
     roll_deg: null,
     pitch_deg: null,
     yaw_deg: null,
@@ -116,15 +117,16 @@ describe("TelemetryStore", () => {
 });
 
 describe("TelemetryStore loss timer", () => {
-  it("counts from the first tick that showed the loss and clears on recovery", () => {
+  it("counts from the vehicle's last heartbeat while lost and clears on recovery", () => {
     const s = new TelemetryStore();
-    s.ingest(tick(1000, [link(1)], [vehicle(1, 1)]));
+    s.ingest(tick(1000, [link(1)], [vehicle(1, 1, { last_heartbeat_ms: 900 })]));
     expect(s.lostForS).toBeNull();
-    s.ingest(tick(2000, [link(1, { state: "lost" })], [vehicle(1, 1, { lost: true })]));
-    expect(s.lostForS).toBe(0);
-    s.ingest(tick(4500, [link(1, { state: "lost" })], [vehicle(1, 1, { lost: true })]));
-    expect(s.lostForS).toBe(2.5);
-    s.ingest(tick(5000, [link(1)], [vehicle(1, 1)]));
+    const lost = vehicle(1, 1, { lost: true, last_heartbeat_ms: 900 });
+    s.ingest(tick(4000, [link(1, { state: "lost" })], [lost]));
+    expect(s.lostForS).toBe(3.1);
+    s.ingest(tick(6500, [link(1, { state: "lost" })], [lost]));
+    expect(s.lostForS).toBe(5.6);
+    s.ingest(tick(7000, [link(1)], [vehicle(1, 1, { last_heartbeat_ms: 6900 })]));
     expect(s.lostForS).toBeNull();
     expect(s.linkLost).toBe(false);
   });

@@ -22,7 +22,11 @@ mode: string | null,
 /**
  * True after 3 s without a heartbeat from this vehicle.
  */
-lost: boolean, roll_deg: number | null, pitch_deg: number | null, yaw_deg: number | null, heading_deg: number | null, lat_deg: number | null, lon_deg: number | null, alt_msl_m: number | null, alt_rel_m: number | null, groundspeed_m_s: number | null, airspeed_m_s: number | null, climb_m_s: number | null, throttle_pct: number | null, battery_v: number | null, battery_a: number | null, battery_pct: number | null, 
+lost: boolean, 
+/**
+ * When its last HEARTBEAT arrived, milliseconds since the UNIX epoch.
+ */
+last_heartbeat_ms: number | null, roll_deg: number | null, pitch_deg: number | null, yaw_deg: number | null, heading_deg: number | null, lat_deg: number | null, lon_deg: number | null, alt_msl_m: number | null, alt_rel_m: number | null, groundspeed_m_s: number | null, airspeed_m_s: number | null, climb_m_s: number | null, throttle_pct: number | null, battery_v: number | null, battery_a: number | null, battery_pct: number | null, 
 /**
  * `No GPS`, `No fix`, `2D`, `3D`, `DGPS`, `RTK float`, `RTK fixed`.
  */

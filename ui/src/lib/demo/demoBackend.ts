@@ -113,6 +113,8 @@ class DemoVehicle {
       armed: true,
       mode: "GUIDED",
       lost,
+      // Heartbeats stop when the demo vehicle is lost.
+      last_heartbeat_ms: 1000 * (lost && this.lostAfterS !== null ? this.t0S + this.lostAfterS : tS),
       roll_deg: s.roll,
       pitch_deg: s.pitch,
       yaw_deg: s.yaw,
