@@ -7,11 +7,12 @@ pub use mavlink;
 pub use mavlink::dialects::ardupilotmega as dialect;
 pub use mavlink::dialects::ardupilotmega::MavMessage;
 
+pub mod command;
 pub mod frame;
+pub mod mission;
 pub mod modes;
+pub mod params;
 pub mod series;
 pub mod state;
 pub mod throughput;
 pub mod tlog;
-pub mod mission;
-pub mod params;

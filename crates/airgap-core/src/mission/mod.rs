@@ -3,6 +3,10 @@
 
 use crate::dialect::{MavCmd, MavFrame, MavMissionType, MISSION_ITEM_INT_DATA};
 
+pub mod plan_file;
+pub mod transfer;
+pub mod waypoints_file;
+
 /// One mission item as MISSION_ITEM_INT carries it: positions as degrees × 1e7 so a round
 /// trip through a vehicle and back is exact.
 #[derive(Debug, Clone, PartialEq)]

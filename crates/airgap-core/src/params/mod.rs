@@ -1,6 +1,9 @@
 //! Vehicle parameters: the value type shared by the parameter protocol, the parameter files
 //! and the simulator.
 
+pub mod file;
+pub mod protocol;
+
 use crate::dialect::MavParamType;
 
 /// One parameter with its value as a number and the type the vehicle declared for it.
