@@ -13,7 +13,8 @@ use crate::dialect::{
 };
 use crate::MavMessage;
 
-/// A request answered by one message, retried on the adaptive timeout.
+/// A request answered by one message, retried on the adaptive timeout, and its result:
+/// what `Clear` and `SetCurrent` share.
 #[derive(Debug, Clone)]
 struct Retrying {
     config: TransferConfig,
@@ -22,6 +23,7 @@ struct Retrying {
     sent_at: Duration,
     retries: u32,
     running: bool,
+    result: Option<Result<(), TransferError>>,
 }
 
 impl Retrying {
@@ -33,6 +35,48 @@ impl Retrying {
             sent_at: Duration::ZERO,
             retries: 0,
             running: false,
+            result: None,
+        }
+    }
+
+    /// Starts the exchange; false if it already ran or is running.
+    fn begin(&mut self, now: Duration) -> bool {
+        if self.running || self.result.is_some() {
+            return false;
+        }
+        self.start(now);
+        true
+    }
+
+    fn finish(&mut self, result: Result<(), TransferError>) {
+        self.result = Some(result);
+        self.running = false;
+    }
+
+    /// True when the request is due again; out of retries or time, the exchange ends.
+    fn resend_due(&mut self, now: Duration, step: Step) -> bool {
+        if !self.running {
+            return false;
+        }
+        match self.poll(now, step) {
+            Ok(due) => due,
+            Err(e) => {
+                self.finish(Err(e));
+                false
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        if self.result.is_none() {
+            self.finish(Err(TransferError::Cancelled));
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            done: u16::from(matches!(self.result, Some(Ok(())))),
+            total: 1,
         }
     }
 
@@ -74,7 +118,6 @@ impl Retrying {
 pub struct Clear {
     peer: Peer,
     retry: Retrying,
-    result: Option<Result<(), TransferError>>,
 }
 
 impl Clear {
@@ -86,7 +129,6 @@ impl Clear {
                 gcs_system_id: config.gcs_system_id,
             },
             retry: Retrying::new(config),
-            result: None,
         }
     }
 
@@ -99,8 +141,7 @@ impl Clear {
     }
 
     fn finish(&mut self, result: Result<(), TransferError>) {
-        self.result = Some(result);
-        self.retry.running = false;
+        self.retry.finish(result);
     }
 }
 
@@ -108,11 +149,11 @@ impl MissionTransfer for Clear {
     type Output = ();
 
     fn start(&mut self, now: Duration) -> Vec<MavMessage> {
-        if self.retry.running || self.result.is_some() {
-            return Vec::new();
+        if self.retry.begin(now) {
+            vec![self.message()]
+        } else {
+            Vec::new()
         }
-        self.retry.start(now);
-        vec![self.message()]
     }
 
     fn handle(
@@ -139,35 +180,24 @@ impl MissionTransfer for Clear {
     }
 
     fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        if !self.retry.running {
-            return Vec::new();
-        }
-        match self.retry.poll(now, Step::Clear) {
-            Ok(true) => vec![self.message()],
-            Ok(false) => Vec::new(),
-            Err(e) => {
-                self.finish(Err(e));
-                Vec::new()
-            }
+        if self.retry.resend_due(now, Step::Clear) {
+            vec![self.message()]
+        } else {
+            Vec::new()
         }
     }
 
     fn cancel(&mut self, _now: Duration) -> Vec<MavMessage> {
-        if self.result.is_none() {
-            self.finish(Err(TransferError::Cancelled));
-        }
+        self.retry.cancel();
         Vec::new()
     }
 
     fn outcome(&self) -> Option<Result<(), TransferError>> {
-        self.result.clone()
+        self.retry.result.clone()
     }
 
     fn progress(&self) -> Progress {
-        Progress {
-            done: u16::from(matches!(self.result, Some(Ok(())))),
-            total: 1,
-        }
+        self.retry.progress()
     }
 
     fn next_deadline(&self) -> Option<Duration> {
@@ -193,7 +223,6 @@ pub struct SetCurrent {
     seq: u16,
     method: SetCurrentMethod,
     retry: Retrying,
-    result: Option<Result<(), TransferError>>,
 }
 
 impl SetCurrent {
@@ -212,7 +241,6 @@ impl SetCurrent {
             seq,
             method,
             retry: Retrying::new(config),
-            result: None,
         }
     }
 
@@ -238,8 +266,7 @@ impl SetCurrent {
     }
 
     fn finish(&mut self, result: Result<(), TransferError>) {
-        self.result = Some(result);
-        self.retry.running = false;
+        self.retry.finish(result);
     }
 }
 
@@ -247,11 +274,11 @@ impl MissionTransfer for SetCurrent {
     type Output = ();
 
     fn start(&mut self, now: Duration) -> Vec<MavMessage> {
-        if self.retry.running || self.result.is_some() {
-            return Vec::new();
+        if self.retry.begin(now) {
+            vec![self.message()]
+        } else {
+            Vec::new()
         }
-        self.retry.start(now);
-        vec![self.message()]
     }
 
     fn handle(
@@ -289,35 +316,24 @@ impl MissionTransfer for SetCurrent {
     }
 
     fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        if !self.retry.running {
-            return Vec::new();
-        }
-        match self.retry.poll(now, Step::SetCurrent) {
-            Ok(true) => vec![self.message()],
-            Ok(false) => Vec::new(),
-            Err(e) => {
-                self.finish(Err(e));
-                Vec::new()
-            }
+        if self.retry.resend_due(now, Step::SetCurrent) {
+            vec![self.message()]
+        } else {
+            Vec::new()
         }
     }
 
     fn cancel(&mut self, _now: Duration) -> Vec<MavMessage> {
-        if self.result.is_none() {
-            self.finish(Err(TransferError::Cancelled));
-        }
+        self.retry.cancel();
         Vec::new()
     }
 
     fn outcome(&self) -> Option<Result<(), TransferError>> {
-        self.result.clone()
+        self.retry.result.clone()
     }
 
     fn progress(&self) -> Progress {
-        Progress {
-            done: u16::from(matches!(self.result, Some(Ok(())))),
-            total: 1,
-        }
+        self.retry.progress()
     }
 
     fn next_deadline(&self) -> Option<Duration> {
