@@ -51,7 +51,7 @@ pub enum ParamError {
     Cancelled,
 }
 
-/// What both machines share: whom to ask, which name, when to ask again.
+/// What both machines share: whom to ask, which name, when to ask again, how it ended.
 #[derive(Debug, Clone)]
 struct Exchange {
     target_system: u8,
@@ -61,6 +61,7 @@ struct Exchange {
     config: SingleConfig,
     attempts_sent: u32,
     last_sent: Duration,
+    outcome: Option<Result<Param, ParamError>>,
 }
 
 impl Exchange {
@@ -78,7 +79,29 @@ impl Exchange {
             config,
             attempts_sent: 0,
             last_sent: Duration::ZERO,
+            outcome: None,
         })
+    }
+
+    /// True when the request is due again; out of attempts, the exchange times out.
+    fn resend_due(&mut self, now: Duration) -> bool {
+        if self.outcome.is_some() {
+            return false;
+        }
+        match self.due(now) {
+            None => false,
+            Some(true) => true,
+            Some(false) => {
+                self.outcome = Some(Err(self.timeout()));
+                false
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(ParamError::Cancelled));
+        }
     }
 
     /// The answer to our request, if `msg` is one: a PARAM_VALUE with our name from the
@@ -122,7 +145,6 @@ impl Exchange {
 #[derive(Debug, Clone)]
 pub struct ParamGet {
     exchange: Exchange,
-    outcome: Option<Result<Param, ParamError>>,
 }
 
 impl ParamGet {
@@ -134,7 +156,6 @@ impl ParamGet {
     ) -> Result<Self, ParamError> {
         Ok(ParamGet {
             exchange: Exchange::new(target_system, target_component, name, config)?,
-            outcome: None,
         })
     }
 
@@ -149,12 +170,12 @@ impl ParamGet {
         compid: u8,
         msg: &MavMessage,
     ) -> Vec<MavMessage> {
-        if self.outcome.is_some() {
+        if self.exchange.outcome.is_some() {
             return Vec::new();
         }
         if let Some(v) = self.exchange.answer(sysid, compid, msg) {
             let encoding = self.exchange.config.encoding;
-            self.outcome = Some(
+            self.exchange.outcome = Some(
                 encoding
                     .decode(v.param_value, v.param_type)
                     .map(|value| Param {
@@ -169,27 +190,19 @@ impl ParamGet {
     }
 
     pub fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        if self.outcome.is_some() {
-            return Vec::new();
-        }
-        match self.exchange.due(now) {
-            None => Vec::new(),
-            Some(true) => vec![self.request(now)],
-            Some(false) => {
-                self.outcome = Some(Err(self.exchange.timeout()));
-                Vec::new()
-            }
+        if self.exchange.resend_due(now) {
+            vec![self.request(now)]
+        } else {
+            Vec::new()
         }
     }
 
     pub fn cancel(&mut self) {
-        if self.outcome.is_none() {
-            self.outcome = Some(Err(ParamError::Cancelled));
-        }
+        self.exchange.cancel();
     }
 
     pub fn outcome(&self) -> Option<&Result<Param, ParamError>> {
-        self.outcome.as_ref()
+        self.exchange.outcome.as_ref()
     }
 
     /// Requests sent so far.
@@ -224,7 +237,6 @@ pub struct ParamSet {
     wire_value: f32,
     /// What the vehicle stores if it accepts: the request after the encoding's rounding.
     expected: f64,
-    outcome: Option<Result<Param, ParamError>>,
 }
 
 impl ParamSet {
@@ -243,7 +255,6 @@ impl ParamSet {
             param_type: param.param_type,
             wire_value,
             expected,
-            outcome: None,
         })
     }
 
@@ -258,7 +269,7 @@ impl ParamSet {
         compid: u8,
         msg: &MavMessage,
     ) -> Vec<MavMessage> {
-        if self.outcome.is_some() {
+        if self.exchange.outcome.is_some() {
             return Vec::new();
         }
         let Some(v) = self.exchange.answer(sysid, compid, msg) else {
@@ -284,33 +295,25 @@ impl ParamSet {
             }),
             Err(e) => Err(ParamError::InvalidValue(e)),
         };
-        self.outcome = Some(outcome);
+        self.exchange.outcome = Some(outcome);
         Vec::new()
     }
 
     pub fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        if self.outcome.is_some() {
-            return Vec::new();
-        }
-        match self.exchange.due(now) {
-            None => Vec::new(),
-            Some(true) => vec![self.request(now)],
-            Some(false) => {
-                self.outcome = Some(Err(self.exchange.timeout()));
-                Vec::new()
-            }
+        if self.exchange.resend_due(now) {
+            vec![self.request(now)]
+        } else {
+            Vec::new()
         }
     }
 
     pub fn cancel(&mut self) {
-        if self.outcome.is_none() {
-            self.outcome = Some(Err(ParamError::Cancelled));
-        }
+        self.exchange.cancel();
     }
 
     /// The parameter as the vehicle confirmed it, or why not.
     pub fn outcome(&self) -> Option<&Result<Param, ParamError>> {
-        self.outcome.as_ref()
+        self.exchange.outcome.as_ref()
     }
 
     pub fn attempts(&self) -> u32 {
