@@ -8,7 +8,7 @@ use std::time::Duration;
 use airgap_engine::{
     EngineConfig, EngineEvent, EngineHandle, LinkInfo, LinkState, Telemetry, VehicleSnapshot,
 };
-use airgap_link::{Address, LinkOptions, ReplaySpeed};
+use airgap_link::{Address, LinkOptions};
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
@@ -48,13 +48,6 @@ struct Output {
 pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let spec = format!("replay:{}@{}", args.file.display(), args.speed);
     let address: Address = spec.parse()?;
-    debug_assert!(matches!(
-        address,
-        Address::Replay {
-            speed: ReplaySpeed::Max | ReplaySpeed::Factor(_),
-            ..
-        }
-    ));
     watch(address, args.output).await
 }
 
@@ -115,7 +108,6 @@ async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
         print_state(&telemetry, output.json);
     }
     engine.shutdown();
-    let _ = link;
     Ok(ExitCode::SUCCESS)
 }
 

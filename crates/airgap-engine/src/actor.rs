@@ -122,16 +122,14 @@ impl Actor {
                 let _ = reply.send(self.connect(address, options).await);
             }
             Request::Disconnect { link, reply } => {
-                let result = match self.links.get_mut(&link) {
+                let result = match self.links.remove(&link) {
                     Some(entry) => {
                         entry.cancel.cancel();
-                        entry.closed = Some("closed by the pilot".into());
                         Ok(())
                     }
                     None => Err(EngineError::NoSuchLink(link.0)),
                 };
                 if result.is_ok() {
-                    self.links.remove(&link);
                     self.vehicles.retain(|_, v| v.link != link);
                     self.emit(EngineEvent::LinkClosed {
                         link,
