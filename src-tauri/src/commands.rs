@@ -100,6 +100,7 @@ impl From<EngineError> for IpcError {
             EngineError::Link(_) => "link_failed",
             EngineError::NoSuchLink(_) => "no_such_link",
             EngineError::Stopped => "internal",
+            EngineError::NoVehicle(_) => "no_vehicle",
         };
         IpcError::new(code, e.to_string())
     }

@@ -3,6 +3,10 @@
 //! `--json`, one object per line.
 
 mod bench;
+mod cmd;
+mod mission;
+mod params;
+mod session;
 mod sim;
 mod watch;
 
@@ -32,6 +36,13 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Replay a .tlog through the engine (same as `watch replay:FILE@SPEED`).
     Replay(watch::ReplayArgs),
+    /// Send one command (arm, disarm, mode, takeoff, land, rtl, goto, sethome); exit status 0
+    /// only when the vehicle accepted it, 1 when it refused, 3 when it did not answer.
+    Cmd(cmd::CmdArgs),
+    /// Upload, download, clear or convert missions, geofences and rally points.
+    Mission(mission::MissionArgs),
+    /// Download, get, set, load or diff parameters.
+    Params(params::ParamsArgs),
     /// Measure frame parsing and state update on a .tlog, in frames per second.
     Bench(bench::BenchArgs),
 }
@@ -59,6 +70,9 @@ fn main() -> ExitCode {
                     Command::Sim(args) => sim::run(args).await,
                     Command::Watch(args) => watch::run(args).await,
                     Command::Replay(args) => watch::replay(args).await,
+                    Command::Cmd(args) => cmd::run(args).await,
+                    Command::Mission(args) => mission::run(args).await,
+                    Command::Params(args) => params::run(args).await,
                     Command::Bench(_) => unreachable!("handled above"),
                 }
             })

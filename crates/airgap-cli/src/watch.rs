@@ -126,6 +126,7 @@ fn print_event(event: &EngineEvent, json: bool) {
             severity,
             text,
         } => format!("vehicle {key}: [{}] {text}", severity_name(*severity)),
+        EngineEvent::Progress(p) => crate::session::progress_text(p),
     };
     if json {
         eprintln!("{text}");

@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::dialect::{GpsFixType, MavAutopilot, MavModeFlag, MavSeverity, MavState, MavType};
+use crate::dialect::{
+    GpsFixType, MavAutopilot, MavModeFlag, MavProtocolCapability, MavSeverity, MavState, MavType,
+};
 use crate::modes::ModeTable;
 use crate::series::Group;
 use crate::MavMessage;
@@ -109,6 +111,11 @@ pub struct VehicleState {
     pub hdop: Option<f64>,
 
     pub statustext: VecDeque<StatusText>,
+    /// MAV_PROTOCOL_CAPABILITY bits from AUTOPILOT_VERSION, once it has been heard.
+    pub capabilities: Option<MavProtocolCapability>,
+    /// MISSION_CURRENT: the item being flown and how many the mission holds.
+    pub mission_current: Option<u16>,
+    pub mission_total: Option<u16>,
     pub counts: MessageCounts,
 }
 
@@ -231,6 +238,14 @@ impl VehicleState {
                 if self.battery_pct.is_none() && b.battery_remaining >= 0 {
                     self.battery_pct = Some(f64::from(b.battery_remaining));
                 }
+            }
+            MavMessage::AUTOPILOT_VERSION(v) => {
+                self.capabilities = Some(v.capabilities);
+            }
+            MavMessage::MISSION_CURRENT(m) => {
+                self.mission_current = Some(m.seq);
+                // 0 and u16::MAX both mean "not reported" (the field is an extension).
+                self.mission_total = (m.total != 0 && m.total != u16::MAX).then_some(m.total);
             }
             MavMessage::GPS_RAW_INT(g) => {
                 self.gps_fix = Some(g.fix_type);

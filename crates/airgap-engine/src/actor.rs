@@ -2,16 +2,19 @@
 //! events into it, so no state is shared behind locks.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
 
 use airgap_core::dialect::MavAutopilot;
+use airgap_core::params::protocol::Encoding;
 use airgap_core::series::{Group, SeriesSet};
 use airgap_core::state::{is_vehicle_heartbeat, VehicleState};
 use airgap_core::MavMessage;
 use airgap_link::{Address, Link, LinkEvent, LinkSender, LinkStatsHandle};
 use tokio::sync::{broadcast, mpsc};
-use tokio::time::{interval, Instant, MissedTickBehavior};
+use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::ops::{Op, OpContext, OpError, OpKind, OpRequest};
 use crate::{
     gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request, SeriesChunk,
     SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
@@ -21,6 +24,8 @@ use crate::{
 const AUTOPILOT_COMPID: u8 = 1;
 /// Seconds of counters behind the link-quality figure.
 const QUALITY_WINDOW: usize = 5;
+/// Progress of one operation is reported at most this often (and always at its end).
+const PROGRESS_PERIOD: Duration = Duration::from_millis(100);
 
 struct LinkEntry {
     address: Address,
@@ -66,6 +71,13 @@ struct Actor {
     vehicles: BTreeMap<VehicleKey, VehicleEntry>,
     next_link: u32,
     cancel: CancellationToken,
+    /// The zero of the sans-IO machines' clock.
+    epoch: Instant,
+    /// Operations on the wire, and those waiting for their vehicle's resource to be free.
+    ops: Vec<Box<dyn Op>>,
+    queued: VecDeque<Box<dyn Op>>,
+    /// When each operation last reported, and how far it had got (a handful at most).
+    progress_sent: Vec<((VehicleKey, OpKind), (Instant, u32))>,
 }
 
 pub(crate) async fn run(
@@ -88,8 +100,13 @@ pub(crate) async fn run(
         vehicles: BTreeMap::new(),
         next_link: 1,
         cancel: cancel.clone(),
+        epoch: Instant::now(),
+        ops: Vec::new(),
+        queued: VecDeque::new(),
+        progress_sent: Vec::new(),
     };
     loop {
+        let op_deadline = actor.op_deadline();
         tokio::select! {
             _ = cancel.cancelled() => break,
             request = requests.recv() => match request {
@@ -99,7 +116,13 @@ pub(crate) async fn run(
             Some((link, event)) = link_rx.recv() => actor.handle_link_event(link, event),
             _ = heartbeat.tick() => actor.on_heartbeat_tick(),
             _ = watchdog.tick() => actor.on_watchdog(Instant::now()),
+            _ = sleep_until(op_deadline.unwrap_or_else(Instant::now)), if op_deadline.is_some() => {
+                actor.poll_ops();
+            }
         }
+    }
+    for mut op in actor.ops.drain(..).chain(actor.queued.drain(..)) {
+        op.abandon(OpError::Stopped);
     }
     for link in actor.links.values() {
         link.cancel.cancel();
@@ -141,6 +164,7 @@ impl Actor {
             Request::Telemetry { cursor, reply } => {
                 let _ = reply.send(self.telemetry(cursor));
             }
+            Request::Op(request) => self.submit(request),
             Request::Series { key, reply } => {
                 let chunks = self.vehicles.get(&key).map(|v| {
                     Group::ALL
@@ -293,6 +317,9 @@ impl Actor {
         if first_heartbeat || recovered {
             self.request_streams(key, now);
         }
+        if !self.ops.is_empty() {
+            self.feed_ops(sysid, compid, msg);
+        }
     }
 
     fn request_streams(&mut self, key: VehicleKey, now: Instant) {
@@ -307,12 +334,16 @@ impl Actor {
         }
         vehicle.streams_requested = Some(now);
         let link_id = vehicle.link;
-        let requests = match vehicle.state.autopilot {
+        let mut requests = match vehicle.state.autopilot {
             Some(MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA) => {
                 gcs::ardupilot_stream_requests(key.sysid, key.compid, self.config.stream_rate_hz)
             }
             _ => gcs::message_interval_requests(key.sysid, key.compid),
         };
+        // What the vehicle can do (MAVFTP, the parameter encoding) comes in AUTOPILOT_VERSION.
+        if vehicle.state.capabilities.is_none() {
+            requests.push(gcs::request_autopilot_version(key.sysid, key.compid));
+        }
         for msg in &requests {
             self.send(link_id, msg);
         }
@@ -478,6 +509,157 @@ impl Actor {
             },
             cursor,
         )
+    }
+}
+
+impl Actor {
+    fn op_clock(&self) -> Duration {
+        Instant::now().duration_since(self.epoch)
+    }
+
+    fn op_deadline(&self) -> Option<Instant> {
+        let now = self.op_clock();
+        self.ops
+            .iter()
+            .map(|op| op.deadline(now))
+            .min()
+            .map(|d| self.epoch + d)
+    }
+
+    fn submit(&mut self, request: OpRequest) {
+        let key = request.key();
+        let Some(vehicle) = self.vehicles.get(&key) else {
+            request.refuse(OpError::NoVehicle(key));
+            return;
+        };
+        let encoding = match (vehicle.state.capabilities, vehicle.state.autopilot) {
+            (Some(caps), _) => Encoding::from_capabilities(caps),
+            (None, Some(autopilot)) => Encoding::for_autopilot(autopilot),
+            (None, None) => Encoding::CCast,
+        };
+        let ctx = OpContext {
+            gcs_id: (self.config.gcs_sysid, self.config.gcs_compid),
+            encoding,
+        };
+        let Some(op) = request.build(&ctx) else {
+            return;
+        };
+        self.queued.push_back(op);
+        self.start_queued();
+    }
+
+    /// Starts every queued operation whose vehicle resource is free, in order.
+    fn start_queued(&mut self) {
+        let mut waiting = VecDeque::new();
+        while let Some(mut op) = self.queued.pop_front() {
+            let busy = self
+                .ops
+                .iter()
+                .chain(waiting.iter())
+                .any(|o| o.key() == op.key() && o.resource() == op.resource());
+            if busy {
+                waiting.push_back(op);
+                continue;
+            }
+            let now = self.op_clock();
+            let out = op.start(now);
+            self.send_to_vehicle(op.key(), &out);
+            self.ops.push(op);
+        }
+        self.queued = waiting;
+    }
+
+    fn send_to_vehicle(&self, key: VehicleKey, msgs: &[MavMessage]) {
+        if msgs.is_empty() {
+            return;
+        }
+        if let Some(vehicle) = self.vehicles.get(&key) {
+            for msg in msgs {
+                self.send(vehicle.link, msg);
+            }
+        }
+    }
+
+    fn feed_ops(&mut self, sysid: u8, compid: u8, msg: &MavMessage) {
+        let now = self.op_clock();
+        let mut outgoing = Vec::new();
+        for op in self.ops.iter_mut().filter(|op| op.key().sysid == sysid) {
+            let out = op.handle(now, sysid, compid, msg);
+            if !out.is_empty() {
+                outgoing.push((op.key(), out));
+            }
+        }
+        for (key, out) in outgoing {
+            self.send_to_vehicle(key, &out);
+        }
+        self.settle_ops();
+    }
+
+    fn poll_ops(&mut self) {
+        let now = self.op_clock();
+        let mut outgoing = Vec::new();
+        for op in self.ops.iter_mut().filter(|op| op.deadline(now) <= now) {
+            let out = op.poll(now);
+            if !out.is_empty() {
+                outgoing.push((op.key(), out));
+            }
+        }
+        for (key, out) in outgoing {
+            self.send_to_vehicle(key, &out);
+        }
+        self.settle_ops();
+    }
+
+    /// Reports progress, hands over finished outcomes and starts what waited for them.
+    fn settle_ops(&mut self) {
+        let now = self.op_clock();
+        let wall = Instant::now();
+        let mut finished = false;
+        let mut outgoing = Vec::new();
+        let mut events = Vec::new();
+        let mut i = 0;
+        while i < self.ops.len() {
+            let op = &mut self.ops[i];
+            if let Some(p) = op.progress() {
+                let id = (p.key, p.kind);
+                let sent = self.progress_sent.iter_mut().find(|(k, _)| *k == id);
+                let due = match &sent {
+                    None => true,
+                    Some((_, (at, done))) => {
+                        *done != p.done
+                            && (wall.duration_since(*at) >= PROGRESS_PERIOD
+                                || p.total == Some(p.done))
+                    }
+                };
+                if due {
+                    match sent {
+                        Some((_, last)) => *last = (wall, p.done),
+                        None => self.progress_sent.push((id, (wall, p.done))),
+                    }
+                    events.push(EngineEvent::Progress(p));
+                }
+            }
+            let (done, out) = op.settle(now);
+            if !out.is_empty() {
+                outgoing.push((op.key(), out));
+            }
+            if done {
+                let op = self.ops.swap_remove(i);
+                self.progress_sent.retain(|((key, _), _)| *key != op.key());
+                finished = true;
+            } else {
+                i += 1;
+            }
+        }
+        for event in events {
+            self.emit(event);
+        }
+        for (key, out) in outgoing {
+            self.send_to_vehicle(key, &out);
+        }
+        if finished && !self.queued.is_empty() {
+            self.start_queued();
+        }
     }
 }
 

@@ -86,3 +86,23 @@ pub fn message_interval_requests(target_sysid: u8, target_compid: u8) -> Vec<Mav
         })
         .collect()
 }
+
+/// MAV_CMD_REQUEST_MESSAGE for AUTOPILOT_VERSION, whose capability bits say whether the
+/// vehicle speaks MAVFTP and how it encodes parameter values (QGroundControl asks the same).
+pub fn request_autopilot_version(target_sysid: u8, target_compid: u8) -> MavMessage {
+    MavMessage::COMMAND_LONG(COMMAND_LONG_DATA {
+        param1: AUTOPILOT_VERSION_ID as f32,
+        param2: 0.0,
+        param3: 0.0,
+        param4: 0.0,
+        param5: 0.0,
+        param6: 0.0,
+        param7: 0.0,
+        command: MavCmd::MAV_CMD_REQUEST_MESSAGE,
+        target_system: target_sysid,
+        target_component: target_compid,
+        confirmation: 0,
+    })
+}
+
+const AUTOPILOT_VERSION_ID: u32 = 148;

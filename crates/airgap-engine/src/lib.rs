@@ -7,6 +7,7 @@
 
 mod actor;
 pub mod gcs;
+mod ops;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +19,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use airgap_core::series::Group as SeriesGroup;
+pub use ops::{OpError, OpKind, OpProgress, UploadReport};
+
+use airgap_core::command::{Accepted, Command};
+use airgap_core::dialect::MavMissionType;
+use airgap_core::mission::MissionItem;
+use airgap_core::params::Param;
+use ops::OpRequest;
 
 /// How the engine presents itself on the links and how patient it is.
 #[derive(Debug, Clone)]
@@ -182,6 +190,8 @@ pub enum EngineEvent {
         severity: u8,
         text: String,
     },
+    /// A transfer moved on (at most every 100 ms per operation, and at its last item).
+    Progress(OpProgress),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +202,8 @@ pub enum EngineError {
     NoSuchLink(u32),
     #[error("the engine has stopped")]
     Stopped,
+    #[error("no vehicle was heard within {} s", .0.as_secs_f32())]
+    NoVehicle(Duration),
 }
 
 pub(crate) enum Request {
@@ -212,6 +224,7 @@ pub(crate) enum Request {
         key: VehicleKey,
         reply: oneshot::Sender<Option<Vec<SeriesChunk>>>,
     },
+    Op(OpRequest),
 }
 
 /// The front ends' way in. Cheap to clone; every call is a message to the engine actor.
@@ -281,6 +294,134 @@ impl EngineHandle {
     /// The whole plot history of one vehicle.
     pub async fn series(&self, key: VehicleKey) -> Result<Option<Vec<SeriesChunk>>, EngineError> {
         self.call(|reply| Request::Series { key, reply }).await
+    }
+
+    async fn op<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, OpError>>) -> OpRequest,
+    ) -> Result<T, OpError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Op(make(reply)))
+            .await
+            .map_err(|_| OpError::Stopped)?;
+        rx.await.map_err(|_| OpError::Stopped)?
+    }
+
+    /// Sends a command and waits for the vehicle's answer (retrying on silence). Dropping the
+    /// future stops waiting, and cancels on the vehicle a command it reported in progress.
+    pub async fn command(&self, key: VehicleKey, command: Command) -> Result<Accepted, OpError> {
+        self.op(|reply| OpRequest::Command {
+            key,
+            command,
+            reply,
+        })
+        .await
+    }
+
+    /// Every parameter of the vehicle, complete or an error: never a partial list.
+    /// Progress comes as [`EngineEvent::Progress`].
+    pub async fn params_download(&self, key: VehicleKey) -> Result<Vec<Param>, OpError> {
+        self.op(|reply| OpRequest::ParamDownload { key, reply })
+            .await
+    }
+
+    pub async fn param_get(&self, key: VehicleKey, name: &str) -> Result<Param, OpError> {
+        let name = name.to_owned();
+        self.op(|reply| OpRequest::ParamGet { key, name, reply })
+            .await
+    }
+
+    /// Sets a parameter by name and returns it as the vehicle confirmed it. The type is the
+    /// one the vehicle declares; a value that type cannot hold is refused before sending.
+    pub async fn param_set(
+        &self,
+        key: VehicleKey,
+        name: &str,
+        value: f64,
+    ) -> Result<Param, OpError> {
+        let name = name.to_owned();
+        self.op(|reply| OpRequest::ParamSet {
+            key,
+            name,
+            value,
+            reply,
+        })
+        .await
+    }
+
+    /// Uploads `items` (seq 0 first; for a mission, item 0 is the home position) and, with
+    /// `verify`, reads them back and compares.
+    pub async fn mission_upload(
+        &self,
+        key: VehicleKey,
+        mission_type: MavMissionType,
+        items: Vec<MissionItem>,
+        verify: bool,
+    ) -> Result<UploadReport, OpError> {
+        self.op(|reply| OpRequest::MissionUpload {
+            key,
+            mission_type,
+            items,
+            verify,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn mission_download(
+        &self,
+        key: VehicleKey,
+        mission_type: MavMissionType,
+    ) -> Result<Vec<MissionItem>, OpError> {
+        self.op(|reply| OpRequest::MissionDownload {
+            key,
+            mission_type,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn mission_clear(
+        &self,
+        key: VehicleKey,
+        mission_type: MavMissionType,
+    ) -> Result<(), OpError> {
+        self.op(|reply| OpRequest::MissionClear {
+            key,
+            mission_type,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn mission_set_current(&self, key: VehicleKey, seq: u16) -> Result<(), OpError> {
+        self.op(|reply| OpRequest::MissionSetCurrent { key, seq, reply })
+            .await
+    }
+
+    /// The first vehicle heard (by heartbeat) on any link, waiting up to `timeout` for one.
+    pub async fn wait_for_vehicle(&self, timeout: Duration) -> Result<VehicleKey, EngineError> {
+        let mut events = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (telemetry, _) = self.telemetry(None).await?;
+            if let Some(v) = telemetry
+                .vehicles
+                .iter()
+                .find(|v| !v.lost && v.state.last_heartbeat_us.is_some())
+            {
+                return Ok(v.key);
+            }
+            // Any event may be the one that matters (a heartbeat has no event of its own
+            // after discovery), so look again after each, and at least every 100 ms.
+            let wait = tokio::time::sleep(Duration::from_millis(100));
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return Err(EngineError::NoVehicle(timeout)),
+                _ = events.recv() => {}
+                _ = wait => {}
+            }
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
