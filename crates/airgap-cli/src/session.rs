@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use airgap_engine::{
-    EngineConfig, EngineEvent, EngineHandle, OpError, OpKind, OpProgress, VehicleKey,
+    EngineConfig, EngineEvent, EngineHandle, OpError, OpKind, OpProgress, ProgressUnit, VehicleKey,
     VehicleSnapshot,
 };
 use airgap_link::{Address, LinkOptions};
@@ -31,6 +31,10 @@ pub struct Target {
     /// Seconds to wait for the vehicle's first heartbeat.
     #[arg(long, default_value_t = 15.0, value_name = "S")]
     pub wait: f64,
+    /// Use only the classic parameter and mission protocols, even where the vehicle offers
+    /// MAVFTP.
+    #[arg(long)]
+    pub no_ftp: bool,
 }
 
 /// Opens a [`Session`] or returns from the calling verb with the exit status for "no vehicle".
@@ -54,7 +58,11 @@ pub struct Session {
 impl Session {
     pub async fn open(target: &Target) -> anyhow::Result<Result<Session, ExitCode>> {
         let cancel = CancellationToken::new();
-        let engine = EngineHandle::start(EngineConfig::default(), cancel);
+        let config = EngineConfig {
+            use_ftp: !target.no_ftp,
+            ..EngineConfig::default()
+        };
+        let engine = EngineHandle::start(config, cancel);
         engine
             .connect(target.address.clone(), LinkOptions::default())
             .await
@@ -153,9 +161,13 @@ pub fn progress_text(p: &OpProgress) -> String {
             "working".to_owned()
         }
     };
-    match p.total {
-        Some(total) => format!("{what}: {}/{total}", p.done),
-        None => format!("{what}: {}", p.done),
+    match (p.unit, p.total) {
+        (ProgressUnit::Items, Some(total)) => format!("{what}: {}/{total}", p.done),
+        (ProgressUnit::Items, None) => format!("{what}: {}", p.done),
+        (ProgressUnit::Bytes, Some(total)) => {
+            format!("{what} over MAVFTP: {} of {} bytes", p.done, total)
+        }
+        (ProgressUnit::Bytes, None) => format!("{what} over MAVFTP: {} bytes", p.done),
     }
 }
 

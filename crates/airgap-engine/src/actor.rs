@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use airgap_core::dialect::MavAutopilot;
+use airgap_core::dialect::{MavAutopilot, MavProtocolCapability};
 use airgap_core::params::protocol::Encoding;
 use airgap_core::series::{Group, SeriesSet};
 use airgap_core::state::{is_vehicle_heartbeat, VehicleState};
@@ -537,9 +537,14 @@ impl Actor {
             (None, Some(autopilot)) => Encoding::for_autopilot(autopilot),
             (None, None) => Encoding::CCast,
         };
+        let offers_ftp = vehicle
+            .state
+            .capabilities
+            .is_none_or(|caps| caps.contains(MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FTP));
         let ctx = OpContext {
             gcs_id: (self.config.gcs_sysid, self.config.gcs_compid),
             encoding,
+            ftp: self.config.use_ftp && offers_ftp,
         };
         let Some(op) = request.build(&ctx) else {
             return;

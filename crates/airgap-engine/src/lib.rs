@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use airgap_core::series::Group as SeriesGroup;
-pub use ops::{OpError, OpKind, OpProgress, UploadReport};
+pub use ops::{OpError, OpKind, OpProgress, ProgressUnit, UploadReport};
 
 use airgap_core::command::{Accepted, Command};
 use airgap_core::dialect::MavMissionType;
@@ -41,6 +41,9 @@ pub struct EngineConfig {
     pub stream_rate_hz: u16,
     /// Plot rows kept per vehicle and group.
     pub series_capacity: usize,
+    /// Move parameters and missions over MAVFTP when the vehicle offers it (falling back to
+    /// the classic protocols when it fails). Off: always the classic protocols.
+    pub use_ftp: bool,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +55,7 @@ impl Default for EngineConfig {
             vehicle_timeout: Duration::from_secs(3),
             stream_rate_hz: 4,
             series_capacity: airgap_core::series::DEFAULT_CAPACITY,
+            use_ftp: true,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use airgap_core::command::{Accepted, Command, CommandConfig, CommandError, CommandTransaction};
 use airgap_core::dialect::MavMissionType;
+use airgap_core::ftp::{self, FtpConfig, FtpError, FtpTransfer};
 use airgap_core::mission::transfer::{
     self, Clear, Difference, Download, MissionTransfer, SetCurrent, SetCurrentMethod, Target,
     TransferConfig, TransferError, Upload,
@@ -47,7 +48,8 @@ pub enum OpKind {
     MissionSetCurrent,
 }
 
-/// How far an operation has got: `done` of `total` items (parameters, mission items).
+/// How far an operation has got: `done` of `total` items (parameters, mission items) or, over
+/// MAVFTP, bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OpProgress {
     pub key: VehicleKey,
@@ -55,6 +57,14 @@ pub struct OpProgress {
     pub done: u32,
     /// Unknown until the vehicle has said how many there are.
     pub total: Option<u32>,
+    pub unit: ProgressUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressUnit {
+    Items,
+    /// A MAVFTP transfer: parameters and missions move as one file.
+    Bytes,
 }
 
 /// Why an operation did not succeed.
@@ -70,6 +80,8 @@ pub enum OpError {
     ParamDownload(#[from] DownloadError),
     #[error("{0}")]
     Mission(#[from] TransferError),
+    #[error("MAVFTP: {0}")]
+    Ftp(#[from] FtpError),
     #[error("the vehicle's copy differs from what was uploaded: {}", describe(.0))]
     VerifyFailed(Vec<Difference>),
     #[error("cancelled")]
@@ -124,8 +136,52 @@ pub(crate) trait Machine: Send + 'static {
     fn cancel(&mut self, now: Duration) -> Vec<MavMessage>;
     /// When `poll` next has work.
     fn deadline(&self, now: Duration) -> Duration;
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)>;
+    fn progress(&self) -> Option<Step>;
     fn take_outcome(&mut self) -> Option<Result<Self::Output, OpError>>;
+}
+
+/// A machine's progress: what it is doing, `done` of `total` in `unit`.
+pub(crate) type Step = (OpKind, u32, Option<u32>, ProgressUnit);
+
+/// A machine chosen at run time (MAVFTP or the classic protocol).
+pub(crate) type BoxedMachine<T> = Box<dyn Machine<Output = T>>;
+
+impl<T: Send + 'static> Machine for BoxedMachine<T> {
+    type Output = T;
+
+    fn start(&mut self, now: Duration) -> Vec<MavMessage> {
+        (**self).start(now)
+    }
+
+    fn handle(
+        &mut self,
+        now: Duration,
+        sysid: u8,
+        compid: u8,
+        msg: &MavMessage,
+    ) -> Vec<MavMessage> {
+        (**self).handle(now, sysid, compid, msg)
+    }
+
+    fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
+        (**self).poll(now)
+    }
+
+    fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
+        (**self).cancel(now)
+    }
+
+    fn deadline(&self, now: Duration) -> Duration {
+        (**self).deadline(now)
+    }
+
+    fn progress(&self) -> Option<Step> {
+        (**self).progress()
+    }
+
+    fn take_outcome(&mut self) -> Option<Result<T, OpError>> {
+        (**self).take_outcome()
+    }
 }
 
 /// One operation in the actor's hands.
@@ -202,11 +258,12 @@ impl<M: Machine> Op for Running<M> {
     fn progress(&self) -> Option<OpProgress> {
         self.machine
             .progress()
-            .map(|(kind, done, total)| OpProgress {
+            .map(|(kind, done, total, unit)| OpProgress {
                 key: self.key,
                 kind,
                 done,
                 total,
+                unit,
             })
     }
 
@@ -294,7 +351,7 @@ impl Machine for CommandOp {
         every_poll_period(now)
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         None
     }
 
@@ -356,9 +413,14 @@ impl Machine for ParamDownloadOp {
         every_poll_period(now)
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         let p = self.download.progress();
-        Some((OpKind::ParamDownload, count(p.received), p.total.map(count)))
+        Some((
+            OpKind::ParamDownload,
+            count(p.received),
+            p.total.map(count),
+            ProgressUnit::Items,
+        ))
     }
 
     fn take_outcome(&mut self) -> Option<Result<Vec<Param>, OpError>> {
@@ -416,7 +478,7 @@ impl Machine for ParamGetOp {
         every_poll_period(now)
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         None
     }
 
@@ -561,7 +623,7 @@ impl Machine for ParamSetOp {
         every_poll_period(now)
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         None
     }
 
@@ -629,12 +691,13 @@ where
             .min(every_poll_period(now))
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         let p = self.transfer.progress();
         Some((
             self.kind,
             u32::from(p.done),
             (p.total > 0).then_some(u32::from(p.total)),
+            ProgressUnit::Items,
         ))
     }
 
@@ -684,43 +747,283 @@ pub(crate) fn mission_set_current(
     }
 }
 
+// ---- MAVFTP, and falling back from it ----
+
+/// Any one MAVFTP machine, reporting as `kind`.
+pub(crate) struct FtpOp<T: FtpTransfer> {
+    kind: OpKind,
+    transfer: T,
+    taken: bool,
+}
+
+impl<T> Machine for FtpOp<T>
+where
+    T: FtpTransfer + Send + 'static,
+    T::Output: Send + 'static,
+{
+    type Output = T::Output;
+
+    fn start(&mut self, now: Duration) -> Vec<MavMessage> {
+        self.transfer.start(now)
+    }
+
+    fn handle(
+        &mut self,
+        now: Duration,
+        sysid: u8,
+        compid: u8,
+        msg: &MavMessage,
+    ) -> Vec<MavMessage> {
+        self.transfer.handle(now, u32::from(sysid), compid, msg)
+    }
+
+    fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
+        self.transfer.poll(now)
+    }
+
+    fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
+        self.transfer.cancel(now)
+    }
+
+    fn deadline(&self, now: Duration) -> Duration {
+        self.transfer
+            .next_deadline()
+            .unwrap_or(now)
+            .min(every_poll_period(now))
+    }
+
+    fn progress(&self) -> Option<Step> {
+        let p = self.transfer.progress();
+        Some((self.kind, p.bytes, p.total_bytes, ProgressUnit::Bytes))
+    }
+
+    fn take_outcome(&mut self) -> Option<Result<T::Output, OpError>> {
+        if self.taken {
+            return None;
+        }
+        let outcome = self.transfer.outcome()?.map_err(OpError::from);
+        self.taken = true;
+        Some(outcome)
+    }
+}
+
+/// Tries MAVFTP first and, when the vehicle turns out not to offer it (or the transfer fails
+/// for any reason but a cancel), does the same with the classic protocol. MAVFTP is an
+/// optimisation: a pilot should never see a transfer fail because of it.
+pub(crate) struct Fallback<T: Send + 'static> {
+    current: BoxedMachine<T>,
+    classic: Option<Box<dyn FnOnce() -> BoxedMachine<T> + Send>>,
+    outcome: Option<Result<T, OpError>>,
+}
+
+impl<T: Send + 'static> Fallback<T> {
+    fn new(
+        ftp: BoxedMachine<T>,
+        classic: impl FnOnce() -> BoxedMachine<T> + Send + 'static,
+    ) -> Fallback<T> {
+        Fallback {
+            current: ftp,
+            classic: Some(Box::new(classic)),
+            outcome: None,
+        }
+    }
+
+    fn advance(&mut self, now: Duration) -> Vec<MavMessage> {
+        match self.current.take_outcome() {
+            None => Vec::new(),
+            Some(Err(OpError::Ftp(error))) if error != FtpError::Cancelled => {
+                match self.classic.take() {
+                    Some(classic) => {
+                        tracing::info!(%error, "MAVFTP failed; using the classic protocol");
+                        self.current = classic();
+                        self.current.start(now)
+                    }
+                    None => {
+                        self.outcome = Some(Err(OpError::Ftp(error)));
+                        Vec::new()
+                    }
+                }
+            }
+            Some(outcome) => {
+                self.outcome = Some(outcome);
+                Vec::new()
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Machine for Fallback<T> {
+    type Output = T;
+
+    fn start(&mut self, now: Duration) -> Vec<MavMessage> {
+        self.current.start(now)
+    }
+
+    fn handle(
+        &mut self,
+        now: Duration,
+        sysid: u8,
+        compid: u8,
+        msg: &MavMessage,
+    ) -> Vec<MavMessage> {
+        let mut out = self.current.handle(now, sysid, compid, msg);
+        out.extend(self.advance(now));
+        out
+    }
+
+    fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
+        let mut out = self.current.poll(now);
+        out.extend(self.advance(now));
+        out
+    }
+
+    fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
+        self.classic = None;
+        let out = self.current.cancel(now);
+        self.advance(now);
+        out
+    }
+
+    fn deadline(&self, now: Duration) -> Duration {
+        self.current.deadline(now)
+    }
+
+    fn progress(&self) -> Option<Step> {
+        self.current.progress()
+    }
+
+    fn take_outcome(&mut self) -> Option<Result<T, OpError>> {
+        self.outcome.take()
+    }
+}
+
+fn ftp_config(gcs_sysid: u8) -> FtpConfig {
+    FtpConfig {
+        gcs_system_id: Some(gcs_sysid),
+        ..FtpConfig::default()
+    }
+}
+
+/// How operations reach one vehicle.
+#[derive(Clone)]
+pub(crate) struct Route {
+    key: VehicleKey,
+    transfer: TransferConfig,
+    /// `None`: the vehicle does not offer MAVFTP (or the pilot turned it off).
+    ftp: Option<FtpConfig>,
+}
+
+impl Route {
+    fn params_download(&self, encoding: Encoding) -> BoxedMachine<Vec<Param>> {
+        let key = self.key;
+        let classic =
+            move || -> BoxedMachine<Vec<Param>> { Box::new(ParamDownloadOp::new(key, encoding)) };
+        match &self.ftp {
+            Some(config) => Box::new(Fallback::new(
+                Box::new(FtpOp {
+                    kind: OpKind::ParamDownload,
+                    transfer: ftp::ParamFetch::new(target(key), config.clone()),
+                    taken: false,
+                }),
+                classic,
+            )),
+            None => classic(),
+        }
+    }
+
+    fn mission_download(
+        &self,
+        mission_type: MavMissionType,
+        kind: OpKind,
+    ) -> BoxedMachine<Vec<MissionItem>> {
+        let (key, config) = (self.key, self.transfer.clone());
+        let classic = move || -> BoxedMachine<Vec<MissionItem>> {
+            let mut op = mission_download(key, mission_type, config);
+            op.kind = kind;
+            Box::new(op)
+        };
+        match &self.ftp {
+            Some(ftp_config) => Box::new(Fallback::new(
+                Box::new(FtpOp {
+                    kind,
+                    transfer: ftp::MissionFetch::new(target(key), mission_type, ftp_config.clone()),
+                    taken: false,
+                }),
+                classic,
+            )),
+            None => classic(),
+        }
+    }
+
+    fn mission_upload(
+        &self,
+        mission_type: MavMissionType,
+        items: &[MissionItem],
+    ) -> Result<BoxedMachine<()>, OpError> {
+        let classic_upload = Upload::new(
+            target(self.key),
+            mission_type,
+            items.to_vec(),
+            self.transfer.clone(),
+        )?;
+        let kind = OpKind::MissionUpload(mission_type);
+        let classic = move || -> BoxedMachine<()> {
+            Box::new(MissionOp {
+                kind,
+                transfer: classic_upload,
+                taken: false,
+            })
+        };
+        let store = match &self.ftp {
+            Some(config) => {
+                ftp::MissionStore::new(target(self.key), mission_type, items, config.clone()).ok()
+            }
+            None => None,
+        };
+        Ok(match store {
+            Some(store) => Box::new(Fallback::new(
+                Box::new(FtpOp {
+                    kind,
+                    transfer: store,
+                    taken: false,
+                }),
+                classic,
+            )),
+            None => classic(),
+        })
+    }
+}
+
 /// Upload, then — when asked — download and compare.
 pub(crate) struct MissionUploadOp {
-    key: VehicleKey,
+    route: Route,
     mission_type: MavMissionType,
     items: Vec<MissionItem>,
-    config: TransferConfig,
     verify: bool,
     phase: UploadPhase,
     outcome: Option<Result<UploadReport, OpError>>,
 }
 
 enum UploadPhase {
-    Uploading(MissionOp<Upload>),
-    Verifying(MissionOp<Download>),
+    Uploading(BoxedMachine<()>),
+    Verifying(BoxedMachine<Vec<MissionItem>>),
     Done,
 }
 
 impl MissionUploadOp {
-    pub(crate) fn new(
-        key: VehicleKey,
+    fn new(
+        route: Route,
         mission_type: MavMissionType,
         items: Vec<MissionItem>,
         verify: bool,
-        config: TransferConfig,
     ) -> Result<MissionUploadOp, OpError> {
-        let upload = Upload::new(target(key), mission_type, items.clone(), config.clone())?;
+        let upload = route.mission_upload(mission_type, &items)?;
         Ok(MissionUploadOp {
-            key,
+            route,
             mission_type,
             items,
-            config,
             verify,
-            phase: UploadPhase::Uploading(MissionOp {
-                kind: OpKind::MissionUpload(mission_type),
-                transfer: upload,
-                taken: false,
-            }),
+            phase: UploadPhase::Uploading(upload),
             outcome: None,
         })
     }
@@ -735,9 +1038,10 @@ impl MissionUploadOp {
                     verified: false,
                 })),
                 Some(Ok(())) => {
-                    let mut down =
-                        mission_download(self.key, self.mission_type, self.config.clone());
-                    down.kind = OpKind::MissionVerify(self.mission_type);
+                    let mut down = self.route.mission_download(
+                        self.mission_type,
+                        OpKind::MissionVerify(self.mission_type),
+                    );
                     let out = down.start(now);
                     self.phase = UploadPhase::Verifying(down);
                     out
@@ -825,7 +1129,7 @@ impl Machine for MissionUploadOp {
         }
     }
 
-    fn progress(&self) -> Option<(OpKind, u32, Option<u32>)> {
+    fn progress(&self) -> Option<Step> {
         match &self.phase {
             UploadPhase::Uploading(up) => up.progress(),
             UploadPhase::Verifying(down) => down.progress(),
@@ -891,6 +1195,9 @@ pub(crate) struct OpContext {
     pub gcs_id: (u8, u8),
     /// How the vehicle encodes parameter values.
     pub encoding: Encoding,
+    /// Whether to try MAVFTP for parameter and mission transfers: the vehicle offers it, or
+    /// has not said (yet) and the classic protocol remains as a fallback.
+    pub ftp: bool,
 }
 
 fn send_err<T>(reply: oneshot::Sender<Result<T, OpError>>, error: OpError) {
@@ -932,6 +1239,11 @@ impl OpRequest {
     pub(crate) fn build(self, ctx: &OpContext) -> Option<Box<dyn Op>> {
         use Resource::{Commands, Transfers};
         let config = transfer_config(ctx.gcs_id.0);
+        let route = Route {
+            key: self.key(),
+            transfer: config.clone(),
+            ftp: ctx.ftp.then(|| ftp_config(ctx.gcs_id.0)),
+        };
         Some(match self {
             OpRequest::Command {
                 key,
@@ -943,12 +1255,9 @@ impl OpRequest {
                 CommandOp::new(key, command, ctx.gcs_id),
                 reply,
             ),
-            OpRequest::ParamDownload { key, reply } => Running::boxed(
-                key,
-                Transfers,
-                ParamDownloadOp::new(key, ctx.encoding),
-                reply,
-            ),
+            OpRequest::ParamDownload { key, reply } => {
+                Running::boxed(key, Transfers, route.params_download(ctx.encoding), reply)
+            }
             OpRequest::ParamGet { key, name, reply } => {
                 match ParamGetOp::new(key, &name, ctx.encoding) {
                     Ok(op) => Running::boxed(key, Transfers, op, reply),
@@ -976,7 +1285,7 @@ impl OpRequest {
                 items,
                 verify,
                 reply,
-            } => match MissionUploadOp::new(key, mission_type, items, verify, config) {
+            } => match MissionUploadOp::new(route, mission_type, items, verify) {
                 Ok(op) => Running::boxed(key, Transfers, op, reply),
                 Err(e) => {
                     send_err(reply, e);
@@ -990,7 +1299,7 @@ impl OpRequest {
             } => Running::boxed(
                 key,
                 Transfers,
-                mission_download(key, mission_type, config),
+                route.mission_download(mission_type, OpKind::MissionDownload(mission_type)),
                 reply,
             ),
             OpRequest::MissionClear {
