@@ -9,6 +9,7 @@ pub use mavlink::dialects::ardupilotmega::MavMessage;
 
 pub mod command;
 pub mod frame;
+pub mod ftp;
 pub mod mission;
 pub mod modes;
 pub mod params;

@@ -61,6 +61,8 @@ struct VehicleEntry {
     last_telemetry: Option<Instant>,
     streams_requested: Option<Instant>,
     lost: bool,
+    /// The sequence number our next MAVFTP request to it carries.
+    ftp_seq: u16,
 }
 
 struct Actor {
@@ -75,7 +77,7 @@ struct Actor {
     epoch: Instant,
     /// Operations on the wire, and those waiting for their vehicle's resource to be free.
     ops: Vec<Box<dyn Op>>,
-    queued: VecDeque<Box<dyn Op>>,
+    queued: VecDeque<OpRequest>,
     /// When each operation last reported, and how far it had got (a handful at most).
     progress_sent: Vec<((VehicleKey, OpKind), (Instant, u32))>,
 }
@@ -121,8 +123,11 @@ pub(crate) async fn run(
             }
         }
     }
-    for mut op in actor.ops.drain(..).chain(actor.queued.drain(..)) {
+    for mut op in actor.ops.drain(..) {
         op.abandon(OpError::Stopped);
+    }
+    for request in actor.queued.drain(..) {
+        request.refuse(OpError::Stopped);
     }
     for link in actor.links.values() {
         link.cancel.cancel();
@@ -272,6 +277,7 @@ impl Actor {
                     last_telemetry: None,
                     streams_requested: None,
                     lost: false,
+                    ftp_seq: initial_ftp_seq(),
                 },
             );
             self.emit(EngineEvent::VehicleDiscovered { key, link });
@@ -527,48 +533,53 @@ impl Actor {
     }
 
     fn submit(&mut self, request: OpRequest) {
-        let key = request.key();
-        let Some(vehicle) = self.vehicles.get(&key) else {
-            request.refuse(OpError::NoVehicle(key));
-            return;
-        };
-        let encoding = match (vehicle.state.capabilities, vehicle.state.autopilot) {
-            (Some(caps), _) => Encoding::from_capabilities(caps),
-            (None, Some(autopilot)) => Encoding::for_autopilot(autopilot),
-            (None, None) => Encoding::CCast,
-        };
-        let offers_ftp = vehicle
-            .state
-            .capabilities
-            .is_none_or(|caps| caps.contains(MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FTP));
-        let ctx = OpContext {
-            gcs_id: (self.config.gcs_sysid, self.config.gcs_compid),
-            encoding,
-            ftp: self.config.use_ftp && offers_ftp,
-        };
-        let Some(op) = request.build(&ctx) else {
-            return;
-        };
-        self.queued.push_back(op);
+        self.queued.push_back(request);
         self.start_queued();
     }
 
-    /// Starts every queued operation whose vehicle resource is free, in order.
+    /// Starts every queued request whose vehicle resource is free, in order. An operation is
+    /// built only when it starts, so it sees what the vehicle has said by then (its
+    /// capabilities, where MAVFTP numbering stands after the previous transfer).
     fn start_queued(&mut self) {
         let mut waiting = VecDeque::new();
-        while let Some(mut op) = self.queued.pop_front() {
+        while let Some(request) = self.queued.pop_front() {
+            let key = request.key();
             let busy = self
                 .ops
                 .iter()
-                .chain(waiting.iter())
-                .any(|o| o.key() == op.key() && o.resource() == op.resource());
+                .any(|o| o.key() == key && o.resource() == request.resource())
+                || waiting
+                    .iter()
+                    .any(|w: &OpRequest| w.key() == key && w.resource() == request.resource());
             if busy {
-                waiting.push_back(op);
+                waiting.push_back(request);
                 continue;
             }
+            let Some(vehicle) = self.vehicles.get(&key) else {
+                request.refuse(OpError::NoVehicle(key));
+                continue;
+            };
+            let state = &vehicle.state;
+            let encoding = match (state.capabilities, state.autopilot) {
+                (Some(caps), _) => Encoding::from_capabilities(caps),
+                (None, Some(autopilot)) => Encoding::for_autopilot(autopilot),
+                (None, None) => Encoding::CCast,
+            };
+            let offers_ftp = state.capabilities.is_none_or(|caps| {
+                caps.contains(MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FTP)
+            });
+            let ctx = OpContext {
+                gcs_id: (self.config.gcs_sysid, self.config.gcs_compid),
+                encoding,
+                ftp: self.config.use_ftp && offers_ftp,
+                ftp_seq: vehicle.ftp_seq,
+            };
+            let Some(mut op) = request.build(&ctx) else {
+                continue;
+            };
             let now = self.op_clock();
             let out = op.start(now);
-            self.send_to_vehicle(op.key(), &out);
+            self.send_to_vehicle(key, &out);
             self.ops.push(op);
         }
         self.queued = waiting;
@@ -650,6 +661,10 @@ impl Actor {
             }
             if done {
                 let op = self.ops.swap_remove(i);
+                if let (Some(seq), Some(v)) = (op.next_ftp_seq(), self.vehicles.get_mut(&op.key()))
+                {
+                    v.ftp_seq = seq;
+                }
                 self.progress_sent.retain(|((key, _), _)| *key != op.key());
                 finished = true;
             } else {
@@ -666,6 +681,17 @@ impl Actor {
             self.start_queued();
         }
     }
+}
+
+/// Where our MAVFTP numbering starts with a vehicle: not 0 every time, so a vehicle that
+/// still caches its last reply to a ground station that just restarted (a CLI run after
+/// another) does not take our first request for a repeat of that one.
+fn initial_ftp_seq() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos >> 10) as u16
 }
 
 fn chunk(series: &SeriesSet, group: Group, after_us: Option<u64>) -> SeriesChunk {

@@ -138,6 +138,10 @@ pub(crate) trait Machine: Send + 'static {
     fn deadline(&self, now: Duration) -> Duration;
     fn progress(&self) -> Option<Step>;
     fn take_outcome(&mut self) -> Option<Result<Self::Output, OpError>>;
+    /// Where MAVFTP numbering continues after this machine (`None`: it used none).
+    fn next_ftp_seq(&self) -> Option<u16> {
+        None
+    }
 }
 
 /// A machine's progress: what it is doing, `done` of `total` in `unit`.
@@ -182,6 +186,10 @@ impl<T: Send + 'static> Machine for BoxedMachine<T> {
     fn take_outcome(&mut self) -> Option<Result<T, OpError>> {
         (**self).take_outcome()
     }
+
+    fn next_ftp_seq(&self) -> Option<u16> {
+        (**self).next_ftp_seq()
+    }
 }
 
 /// One operation in the actor's hands.
@@ -199,6 +207,7 @@ pub(crate) trait Op: Send {
     fn settle(&mut self, now: Duration) -> (bool, Vec<MavMessage>);
     /// Ends the operation without it having started (the vehicle went away, the engine stops).
     fn abandon(&mut self, error: OpError);
+    fn next_ftp_seq(&self) -> Option<u16>;
 }
 
 pub(crate) struct Running<M: Machine> {
@@ -291,6 +300,10 @@ impl<M: Machine> Op for Running<M> {
         if let Some(reply) = self.reply.take() {
             let _ = reply.send(Err(error));
         }
+    }
+
+    fn next_ftp_seq(&self) -> Option<u16> {
+        self.machine.next_ftp_seq()
     }
 }
 
@@ -805,6 +818,10 @@ where
         self.taken = true;
         Some(outcome)
     }
+
+    fn next_ftp_seq(&self) -> Option<u16> {
+        Some(self.transfer.next_seq())
+    }
 }
 
 /// Tries MAVFTP first and, when the vehicle turns out not to offer it (or the transfer fails
@@ -814,6 +831,8 @@ pub(crate) struct Fallback<T: Send + 'static> {
     current: BoxedMachine<T>,
     classic: Option<Box<dyn FnOnce() -> BoxedMachine<T> + Send>>,
     outcome: Option<Result<T, OpError>>,
+    /// Where the abandoned MAVFTP attempt left the numbering.
+    ftp_seq: Option<u16>,
 }
 
 impl<T: Send + 'static> Fallback<T> {
@@ -825,6 +844,7 @@ impl<T: Send + 'static> Fallback<T> {
             current: ftp,
             classic: Some(Box::new(classic)),
             outcome: None,
+            ftp_seq: None,
         }
     }
 
@@ -835,6 +855,7 @@ impl<T: Send + 'static> Fallback<T> {
                 match self.classic.take() {
                     Some(classic) => {
                         tracing::info!(%error, "MAVFTP failed; using the classic protocol");
+                        self.ftp_seq = self.current.next_ftp_seq();
                         self.current = classic();
                         self.current.start(now)
                     }
@@ -894,6 +915,10 @@ impl<T: Send + 'static> Machine for Fallback<T> {
 
     fn take_outcome(&mut self) -> Option<Result<T, OpError>> {
         self.outcome.take()
+    }
+
+    fn next_ftp_seq(&self) -> Option<u16> {
+        self.current.next_ftp_seq().or(self.ftp_seq)
     }
 }
 
@@ -1038,6 +1063,9 @@ impl MissionUploadOp {
                     verified: false,
                 })),
                 Some(Ok(())) => {
+                    if let (Some(seq), Some(ftp)) = (up.next_ftp_seq(), self.route.ftp.as_mut()) {
+                        ftp.first_seq = seq;
+                    }
                     let mut down = self.route.mission_download(
                         self.mission_type,
                         OpKind::MissionVerify(self.mission_type),
@@ -1067,6 +1095,14 @@ impl MissionUploadOp {
     }
 
     fn finish(&mut self, outcome: Result<UploadReport, OpError>) -> Vec<MavMessage> {
+        let seq = match &self.phase {
+            UploadPhase::Uploading(up) => up.next_ftp_seq(),
+            UploadPhase::Verifying(down) => down.next_ftp_seq(),
+            UploadPhase::Done => None,
+        };
+        if let (Some(seq), Some(ftp)) = (seq, self.route.ftp.as_mut()) {
+            ftp.first_seq = seq;
+        }
         self.outcome = Some(outcome);
         self.phase = UploadPhase::Done;
         Vec::new()
@@ -1140,6 +1176,14 @@ impl Machine for MissionUploadOp {
     fn take_outcome(&mut self) -> Option<Result<UploadReport, OpError>> {
         self.outcome.take()
     }
+
+    fn next_ftp_seq(&self) -> Option<u16> {
+        match &self.phase {
+            UploadPhase::Uploading(up) => up.next_ftp_seq(),
+            UploadPhase::Verifying(down) => down.next_ftp_seq(),
+            UploadPhase::Done => self.route.ftp.as_ref().map(|f| f.first_seq),
+        }
+    }
 }
 
 // ---- requests ----
@@ -1198,6 +1242,8 @@ pub(crate) struct OpContext {
     /// Whether to try MAVFTP for parameter and mission transfers: the vehicle offers it, or
     /// has not said (yet) and the classic protocol remains as a fallback.
     pub ftp: bool,
+    /// Where the vehicle's MAVFTP numbering stands.
+    pub ftp_seq: u16,
 }
 
 fn send_err<T>(reply: oneshot::Sender<Result<T, OpError>>, error: OpError) {
@@ -1216,6 +1262,13 @@ impl OpRequest {
             | OpRequest::MissionDownload { key, .. }
             | OpRequest::MissionClear { key, .. }
             | OpRequest::MissionSetCurrent { key, .. } => *key,
+        }
+    }
+
+    pub(crate) fn resource(&self) -> Resource {
+        match self {
+            OpRequest::Command { .. } => Resource::Commands,
+            _ => Resource::Transfers,
         }
     }
 
@@ -1242,7 +1295,10 @@ impl OpRequest {
         let route = Route {
             key: self.key(),
             transfer: config.clone(),
-            ftp: ctx.ftp.then(|| ftp_config(ctx.gcs_id.0)),
+            ftp: ctx.ftp.then(|| FtpConfig {
+                first_seq: ctx.ftp_seq,
+                ..ftp_config(ctx.gcs_id.0)
+            }),
         };
         Some(match self {
             OpRequest::Command {
