@@ -83,3 +83,80 @@ pub fn describe(t: &Telemetry) -> String {
         vehicles.join("; ")
     )
 }
+
+/// A mission of `n` items (n ≥ 3) around ArduPilot SITL's home, as ArduPilot numbers it:
+/// item 0 is home, then a takeoff, waypoints on a spiral, and a return to launch.
+pub fn sample_mission(n: u16) -> Vec<airgap_core::mission::MissionItem> {
+    use airgap_core::dialect::{MavCmd, MavFrame, MavMissionType};
+    use airgap_core::mission::MissionItem;
+    let home = (-353_632_610i32, 1_491_652_300i32);
+    let item = |seq: u16, command: MavCmd, frame: MavFrame, x: i32, y: i32, z: f32| MissionItem {
+        seq,
+        frame,
+        command,
+        current: false,
+        autocontinue: true,
+        param1: 0.0,
+        param2: 0.0,
+        param3: 0.0,
+        param4: 0.0,
+        x,
+        y,
+        z,
+        mission_type: MavMissionType::MAV_MISSION_TYPE_MISSION,
+    };
+    let n = n.max(3);
+    (0..n)
+        .map(|seq| match seq {
+            0 => item(
+                seq,
+                MavCmd::MAV_CMD_NAV_WAYPOINT,
+                MavFrame::MAV_FRAME_GLOBAL,
+                home.0,
+                home.1,
+                584.0,
+            ),
+            1 => item(
+                seq,
+                MavCmd::MAV_CMD_NAV_TAKEOFF,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                0,
+                0,
+                20.0,
+            ),
+            s if s == n - 1 => item(
+                seq,
+                MavCmd::MAV_CMD_NAV_RETURN_TO_LAUNCH,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                0,
+                0,
+                0.0,
+            ),
+            s => {
+                let angle = f64::from(s) * 0.3;
+                let radius_e7 = 2_000.0 + 50.0 * f64::from(s);
+                let mut it = item(
+                    seq,
+                    MavCmd::MAV_CMD_NAV_WAYPOINT,
+                    MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                    home.0 + (radius_e7 * angle.cos()) as i32,
+                    home.1 + (radius_e7 * angle.sin()) as i32,
+                    20.0 + f32::from(s % 7),
+                );
+                it.param1 = f32::from(s % 3); // hold time, so items differ in params too
+                it
+            }
+        })
+        .collect()
+}
+
+/// Runs `fut` with a deadline, so a hung vehicle or engine fails the test instead of CI.
+pub async fn within<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result,
+        Err(_) => anyhow::bail!("did not finish within {limit:?}"),
+    }
+}

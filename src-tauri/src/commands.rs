@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use airgap_engine::{EngineError, EngineHandle, LinkId};
+use airgap_engine::{EngineError, EngineHandle, LinkId, VehicleSnapshot};
 use airgap_link::{Address, LinkOptions};
 use airgap_sim::{Sim, SimConfig};
 use tauri::ipc::Channel;
@@ -11,7 +11,10 @@ use tauri::State;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::dto::{AppInfo, IpcError, LinkView, SerialPortView, TelemetryTick};
+use crate::dto::{
+    AppInfo, IpcError, LinkView, ProgressView, SerialPortView, TelemetryTick, VehicleKey,
+};
+use crate::ops::Ops;
 use crate::telemetry;
 
 /// The built-in simulated vehicle and the link the engine opened to it.
@@ -22,9 +25,10 @@ struct RunningSim {
 }
 
 pub struct AppState {
-    engine: EngineHandle,
+    pub(crate) engine: EngineHandle,
     cancel: CancellationToken,
     sim: Mutex<Option<RunningSim>>,
+    pub(crate) ops: Ops,
 }
 
 impl AppState {
@@ -33,19 +37,21 @@ impl AppState {
             engine,
             cancel,
             sim: Mutex::new(None),
+            ops: Ops::default(),
         }
     }
 
     /// Starts the simulated vehicle on a loopback TCP port and connects to it; a second call
-    /// returns the link already open.
-    pub async fn start_sim(&self) -> Result<LinkId, IpcError> {
+    /// returns the link already open. With `autofly` it arms, takes off and circles by
+    /// itself; without, it waits on the ground for the pilot's commands.
+    pub async fn start_sim(&self, autofly: bool) -> Result<LinkId, IpcError> {
         let mut sim = self.sim.lock().await;
         if let Some(running) = sim.as_ref() {
             return Ok(running.link);
         }
         let listen: Address = "tcpin:127.0.0.1:0".parse().map_err(IpcError::bad_address)?;
         let config = SimConfig {
-            autofly: true,
+            autofly,
             ..SimConfig::default()
         };
         let started = Sim::start(&listen, config, self.cancel.child_token())
@@ -69,6 +75,24 @@ impl AppState {
             link,
         });
         Ok(link)
+    }
+
+    /// The vehicle `key` as last heard, or `no_vehicle`.
+    pub async fn snapshot(&self, key: VehicleKey) -> Result<VehicleSnapshot, IpcError> {
+        let wanted = airgap_engine::VehicleKey {
+            sysid: key.sysid,
+            compid: key.compid,
+        };
+        let (t, _) = self.engine.telemetry(None).await.map_err(IpcError::from)?;
+        t.vehicles
+            .into_iter()
+            .find(|v| v.key == wanted)
+            .ok_or_else(|| {
+                IpcError::new(
+                    "no_vehicle",
+                    format!("no vehicle {}/{} is connected", key.sysid, key.compid),
+                )
+            })
     }
 
     async fn link_view(&self, link: LinkId) -> Result<LinkView, IpcError> {
@@ -128,7 +152,7 @@ pub async fn connect(state: State<'_, AppState>, address: String) -> Result<Link
 
 #[tauri::command]
 pub async fn connect_sim(state: State<'_, AppState>) -> Result<LinkView, IpcError> {
-    let link = state.start_sim().await?;
+    let link = state.start_sim(true).await?;
     state.link_view(link).await
 }
 
@@ -183,4 +207,20 @@ pub async fn subscribe_telemetry(
         }
     });
     Ok(())
+}
+
+/// Pushes transfer progress ([`ProgressView`]) until the page goes away.
+#[tauri::command]
+pub async fn subscribe_progress(
+    state: State<'_, AppState>,
+    channel: Channel<ProgressView>,
+) -> Result<(), IpcError> {
+    crate::ops::forward_progress(&state.engine, state.cancel.clone(), channel);
+    Ok(())
+}
+
+/// Cancels the transfer the UI started with `op_id`; false when it had already ended.
+#[tauri::command]
+pub async fn cancel_op(state: State<'_, AppState>, op_id: u32) -> Result<bool, IpcError> {
+    Ok(state.ops.cancel(op_id))
 }

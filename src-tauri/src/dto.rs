@@ -142,10 +142,139 @@ pub struct AppInfo {
     pub sim_address: Option<String>,
 }
 
+/// A vehicle command the pilot can give from the Fly view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VehicleAction {
+    Arm,
+    /// `force` disarms in flight too: the motors stop and the vehicle falls.
+    Disarm {
+        force: bool,
+    },
+    SetMode {
+        name: String,
+    },
+    /// Climb to `alt_m` above home (ArduPilot: armed, in GUIDED).
+    Takeoff {
+        alt_m: f64,
+    },
+    Land,
+    Rtl,
+    /// Fly to a point and hold, `alt_m` above home.
+    GoTo {
+        lat_deg: f64,
+        lon_deg: f64,
+        alt_m: f64,
+    },
+    SetHomeHere,
+}
+
+/// A command the vehicle accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CommandDone {
+    /// The MAV_CMD that was sent, e.g. `MAV_CMD_COMPONENT_ARM_DISARM`.
+    pub command: String,
+}
+
+/// One parameter as the vehicle (or a file) holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ParamView {
+    pub name: String,
+    pub value: f64,
+    /// `UINT8`, `INT8`, `UINT16`, `INT16`, `UINT32`, `INT32`, `REAL32` (MAV_PARAM_TYPE without
+    /// its prefix); values must fit it.
+    pub param_type: String,
+}
+
+/// A parameter file as read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ParamFileView {
+    /// The file's name, for display.
+    pub file_name: String,
+    pub params: Vec<ParamView>,
+    /// Whether the file said each parameter's type (`.params` does, `.param` does not).
+    pub typed: bool,
+}
+
+/// One mission, geofence or rally item as the Plan view edits it. Parameters the command does
+/// not use are `null` (NaN on the wire, as QGroundControl writes them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct MissionItemView {
+    /// MAV_CMD number (16 NAV_WAYPOINT, 22 NAV_TAKEOFF, …).
+    pub command: u16,
+    /// MAV_FRAME number (3 GLOBAL_RELATIVE_ALT, 0 GLOBAL, …).
+    pub frame: u8,
+    pub autocontinue: bool,
+    pub param1: Option<f64>,
+    pub param2: Option<f64>,
+    pub param3: Option<f64>,
+    pub param4: Option<f64>,
+    /// `x / 1e7`: degrees in the global frames every item the Plan view makes uses.
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub alt_m: f64,
+}
+
+/// A position with its altitude above mean sea level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+pub struct GeoPointView {
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub alt_msl_m: f64,
+}
+
+/// What the Plan view edits: the mission without its home item, the geofence and the rally
+/// points. On ArduPilot the home is mission item 0 on the vehicle; the backend adds and
+/// removes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PlanView {
+    pub home: Option<GeoPointView>,
+    pub mission: Vec<MissionItemView>,
+    pub fence: Vec<MissionItemView>,
+    pub rally: Vec<MissionItemView>,
+}
+
+/// A plan file as read, or where one was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PlanFileView {
+    pub file_name: String,
+    pub plan: PlanView,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct UploadView {
+    /// Items of the mission proper (without home).
+    pub mission_items: u32,
+    pub fence_items: u32,
+    pub rally_items: u32,
+    /// Every list was read back and matched.
+    pub verified: bool,
+}
+
+/// How far a transfer has got, pushed at most every 100 ms per operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProgressView {
+    pub key: VehicleKey,
+    /// `param_download`, `param_get`, `param_set`, `mission_upload`, `mission_verify`,
+    /// `mission_download`, `mission_clear`, `mission_set_current`, `command`.
+    pub kind: String,
+    /// `mission`, `fence` or `rally` for mission transfers.
+    pub mission_type: Option<String>,
+    pub done: u32,
+    /// Unknown until the vehicle has said how many there are.
+    pub total: Option<u32>,
+    /// `items`, or `bytes` over MAVFTP.
+    pub unit: String,
+}
+
 /// How every failed command reaches the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct IpcError {
-    /// Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `internal`.
+    /// Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `no_vehicle`,
+    /// `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
+    /// `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
+    /// `file_failed`, `internal`.
     pub code: String,
     /// A sentence for the pilot.
     pub message: String,
@@ -178,6 +307,16 @@ mod bindings {
             one::<SerialPortView>(&cfg, "SerialPortView"),
             one::<AppInfo>(&cfg, "AppInfo"),
             one::<IpcError>(&cfg, "IpcError"),
+            one::<VehicleAction>(&cfg, "VehicleAction"),
+            one::<CommandDone>(&cfg, "CommandDone"),
+            one::<ParamView>(&cfg, "ParamView"),
+            one::<ParamFileView>(&cfg, "ParamFileView"),
+            one::<MissionItemView>(&cfg, "MissionItemView"),
+            one::<GeoPointView>(&cfg, "GeoPointView"),
+            one::<PlanView>(&cfg, "PlanView"),
+            one::<PlanFileView>(&cfg, "PlanFileView"),
+            one::<UploadView>(&cfg, "UploadView"),
+            one::<ProgressView>(&cfg, "ProgressView"),
         ]
     }
 

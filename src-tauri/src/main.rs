@@ -6,7 +6,12 @@
 
 mod commands;
 mod dto;
+mod files;
+mod mission;
+mod ops;
+mod params;
 mod telemetry;
+mod vehicle;
 
 use std::path::PathBuf;
 
@@ -25,6 +30,10 @@ struct Args {
     /// Start the built-in simulated vehicle and connect to it.
     #[arg(long)]
     sim: bool,
+    /// Like --sim, but the vehicle waits on the ground for the pilot's commands instead of
+    /// arming, taking off and circling by itself.
+    #[arg(long, conflicts_with = "sim")]
+    sim_manual: bool,
     /// Where Airgap keeps its data (default: the platform's app-data directory).
     #[arg(long, value_name = "DIR", env = "AIRGAP_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -69,8 +78,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot open {address}"))?;
         }
-        if args.sim {
-            state.start_sim().await.map_err(|e| {
+        if args.sim || args.sim_manual {
+            state.start_sim(!args.sim_manual).await.map_err(|e| {
                 anyhow::anyhow!("cannot start the simulated vehicle: {}", e.message)
             })?;
         }
@@ -78,6 +87,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     })?;
 
     let app = tauri::Builder::default()
+        // Used from Rust only (files.rs): the page has no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -86,6 +97,20 @@ fn run(args: Args) -> anyhow::Result<()> {
             commands::disconnect,
             commands::list_serial_ports,
             commands::subscribe_telemetry,
+            commands::subscribe_progress,
+            commands::cancel_op,
+            vehicle::vehicle_command,
+            vehicle::mode_list,
+            params::params_download,
+            params::param_get,
+            params::param_set,
+            params::params_open,
+            params::params_save,
+            mission::mission_upload,
+            mission::mission_download,
+            mission::mission_clear,
+            mission::plan_open,
+            mission::plan_save,
         ])
         .build(tauri::generate_context!())
         .context("cannot start the desktop window")?;

@@ -2,4 +2,5 @@
 //! ArduCopter log.
 
 mod live;
+mod ops;
 mod replay;

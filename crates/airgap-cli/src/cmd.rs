@@ -62,7 +62,7 @@ enum Verb {
 pub async fn run(args: CmdArgs) -> anyhow::Result<ExitCode> {
     let session = open_session!(&args.target);
     let code = run_verb(&session, &args.verb, args.json).await;
-    session.close();
+    session.close().await;
     code
 }
 

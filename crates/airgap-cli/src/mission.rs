@@ -207,7 +207,7 @@ pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
             file_kind(&file)?;
             let s = open_session!(&target);
             let code = upload(&s, file, !no_verify, json).await;
-            s.close();
+            s.close().await;
             code
         }
         Verb::Download {
@@ -218,13 +218,13 @@ pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
             file_kind(&output)?;
             let s = open_session!(&target);
             let code = download(&s, output, json).await;
-            s.close();
+            s.close().await;
             code
         }
         Verb::Clear { target, kind } => {
             let s = open_session!(&target);
             let code = clear(&s, kind).await;
-            s.close();
+            s.close().await;
             code
         }
         Verb::SetCurrent { target, seq } => {
@@ -236,7 +236,7 @@ pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => session::failed("set current item", &e),
             };
-            s.close();
+            s.close().await;
             Ok(code)
         }
     }

@@ -81,13 +81,13 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
             let format = Format::from_path(&output)?;
             let s = open_session!(&target);
             let code = download(&s, &output, format).await;
-            s.close();
+            s.close().await;
             code
         }
         Verb::Get { target, name, json } => {
             let s = open_session!(&target);
             let outcome = s.engine.param_get(s.key, &name).await;
-            s.close();
+            s.close().await;
             Ok(match outcome {
                 Ok(p) => {
                     print_param(&p, json);
@@ -104,7 +104,7 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
         } => {
             let s = open_session!(&target);
             let outcome = s.engine.param_set(s.key, &name, value).await;
-            s.close();
+            s.close().await;
             Ok(match outcome {
                 Ok(p) => {
                     print_param(&p, json);
@@ -117,14 +117,14 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
             let wanted = read_file(&file)?;
             let s = open_session!(&target);
             let code = load(&s, wanted).await;
-            s.close();
+            s.close().await;
             code
         }
         Verb::Diff { target, file, json } => {
             let wanted = read_file(&file)?;
             let s = open_session!(&target);
             let code = diff(&s, &file, wanted, json).await;
-            s.close();
+            s.close().await;
             code
         }
     }

@@ -101,13 +101,16 @@ impl Session {
             .context("the vehicle is no longer known to the engine")
     }
 
-    pub fn close(self) {
+    /// Ends the session once what was sent has left (a transfer's final acknowledgement).
+    pub async fn close(self) {
         if let Some(task) = self.events {
             task.abort();
             // End the progress line.
             eprint!("\r\x1b[K");
         }
-        self.engine.shutdown();
+        self.engine
+            .shutdown_gracefully(Duration::from_millis(500))
+            .await;
     }
 }
 

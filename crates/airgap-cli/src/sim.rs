@@ -42,6 +42,9 @@ pub struct SimArgs {
     /// Send only HEARTBEAT until a ground station asks for streams (what ArduCopter does on TCP).
     #[arg(long)]
     wait_for_request: bool,
+    /// Do not offer MAVFTP (parameters and missions then move by the classic protocols only).
+    #[arg(long)]
+    no_ftp: bool,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -68,6 +71,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         faults,
         autofly: args.autofly,
         wait_for_stream_request: args.wait_for_request,
+        ftp: !args.no_ftp,
         seed: args.seed,
         ..SimConfig::default()
     };

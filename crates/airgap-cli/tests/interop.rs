@@ -6,187 +6,14 @@
 //! The Python side is tests/interop/*.py, run by the interpreter named in `AIRGAP_PYTHON`
 //! (`cargo xtask test` makes `.venv/` with the pinned pymavlink and sets it).
 
-use std::io::Read;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Command;
+
+use common::{
+    free_udp_port, python, script, wait_for_udp_listener, Finished, Proc, AIRGAP, PROCESS_TIMEOUT,
+};
 use serde_json::Value;
-
-const AIRGAP: &str = env!("CARGO_BIN_EXE_airgap");
-/// Generous: two Python interpreters and a Rust binary share two cores with other tests.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(40);
-const BIND_TIMEOUT: Duration = Duration::from_secs(15);
-
-fn python() -> PathBuf {
-    match std::env::var_os("AIRGAP_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => panic!(
-            "AIRGAP_PYTHON is not set: the interop tests need a Python with pymavlink \
-             (tests/interop/requirements.txt). Run them through `cargo xtask test`, which makes \
-             .venv/ and sets it, or set AIRGAP_PYTHON=/path/to/.venv/bin/python"
-        ),
-    }
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/interop")
-        .join(name)
-}
-
-/// A child process that is killed if the test ends before it does, with its output collected
-/// on threads so a full pipe can never stall it.
-struct Proc {
-    name: String,
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-struct Finished {
-    stdout: String,
-    stderr: String,
-}
-
-impl Proc {
-    fn spawn(name: &str, cmd: &mut Command) -> Self {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
-        let stdout = child.stdout.take().map(drain);
-        let stderr = child.stderr.take().map(drain);
-        Self {
-            name: name.to_owned(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-
-    /// Waits for a successful exit within `timeout`; anything else fails the test with the
-    /// process's output.
-    fn finish(mut self, timeout: Duration) -> Finished {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => break None,
-                Err(e) => panic!("waiting for {}: {e}", self.name),
-            }
-        };
-        if status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let out = self.collect();
-        match status {
-            Some(s) if s.success() => out,
-            Some(s) => panic!(
-                "{} exited with {s}\n--- stdout\n{}\n--- stderr\n{}",
-                self.name, out.stdout, out.stderr
-            ),
-            None => panic!(
-                "{} did not finish within {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
-                self.name, out.stdout, out.stderr
-            ),
-        }
-    }
-
-    /// Kills the process (it is expected to still be running) and returns its output.
-    fn stop(mut self) -> Finished {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.collect()
-    }
-
-    fn collect(&mut self) -> Finished {
-        let join = |h: Option<JoinHandle<String>>| {
-            h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
-        };
-        Finished {
-            stdout: join(self.stdout.take()),
-            stderr: join(self.stderr.take()),
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if !self.has_exited() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("the loopback interface can bind an ephemeral UDP port")
-}
-
-/// Waits until `proc` has bound UDP `port` on loopback, so the peer started next has someone
-/// to talk to from its first frame.
-fn wait_for_udp_listener(proc: &mut Proc, port: u16) {
-    let deadline = Instant::now() + BIND_TIMEOUT;
-    while Instant::now() < deadline {
-        if udp_port_bound(port) {
-            return;
-        }
-        if proc.has_exited() {
-            let name = proc.name.clone();
-            let out = proc.collect();
-            panic!(
-                "{name} exited before binding UDP port {port}\n--- stdout\n{}\n--- stderr\n{}",
-                out.stdout, out.stderr
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "{} did not bind UDP port {port} within {BIND_TIMEOUT:?}",
-        proc.name
-    );
-}
-
-/// Whether some socket is bound to 127.0.0.1:`port`. On Linux this reads the kernel's socket
-/// table, which cannot disturb the listener; elsewhere it tries to bind the port itself, which
-/// only fails while the listener holds it.
-fn udp_port_bound(port: u16) -> bool {
-    match std::fs::read_to_string("/proc/net/udp") {
-        Ok(table) => {
-            let wanted = format!(":{port:04X}");
-            table.lines().skip(1).any(|line| {
-                line.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|local| local.ends_with(&wanted))
-            })
-        }
-        Err(_) => UdpSocket::bind(("127.0.0.1", port)).is_err(),
-    }
-}
 
 fn known_values() -> Value {
     let out = Proc::spawn(
@@ -198,16 +25,6 @@ fn known_values() -> Value {
     .finish(PROCESS_TIMEOUT);
     serde_json::from_str(out.stdout.trim())
         .unwrap_or_else(|e| panic!("vehicle.py --print-known printed no JSON ({e}): {out:?}"))
-}
-
-impl std::fmt::Debug for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        )
-    }
 }
 
 /// Every line `airgap watch --json` printed, each of which must be a JSON object.

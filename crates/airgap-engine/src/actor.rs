@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::ops::{Op, OpContext, OpError, OpKind, OpRequest};
+use crate::ops::{Op, OpContext, OpError, OpKind, OpRequest, Resource};
 use crate::{
     gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request, SeriesChunk,
     SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
@@ -24,6 +24,9 @@ use crate::{
 const AUTOPILOT_COMPID: u8 = 1;
 /// Seconds of counters behind the link-quality figure.
 const QUALITY_WINDOW: usize = 5;
+/// A transfer asked for right after meeting a vehicle waits this long for its
+/// AUTOPILOT_VERSION, so MAVFTP is not tried on a vehicle that would say it has none.
+const CAPABILITY_WAIT: Duration = Duration::from_millis(1500);
 /// Progress of one operation is reported at most this often (and always at its end).
 const PROGRESS_PERIOD: Duration = Duration::from_millis(100);
 
@@ -63,6 +66,7 @@ struct VehicleEntry {
     lost: bool,
     /// The sequence number our next MAVFTP request to it carries.
     ftp_seq: u16,
+    discovered_at: Instant,
 }
 
 struct Actor {
@@ -117,7 +121,12 @@ pub(crate) async fn run(
             },
             Some((link, event)) = link_rx.recv() => actor.handle_link_event(link, event),
             _ = heartbeat.tick() => actor.on_heartbeat_tick(),
-            _ = watchdog.tick() => actor.on_watchdog(Instant::now()),
+            _ = watchdog.tick() => {
+                actor.on_watchdog(Instant::now());
+                if !actor.queued.is_empty() {
+                    actor.start_queued();
+                }
+            }
             _ = sleep_until(op_deadline.unwrap_or_else(Instant::now)), if op_deadline.is_some() => {
                 actor.poll_ops();
             }
@@ -170,6 +179,10 @@ impl Actor {
                 let _ = reply.send(self.telemetry(cursor));
             }
             Request::Op(request) => self.submit(request),
+            Request::Pending { reply } => {
+                let pending = self.links.values().map(|l| l.sender.pending()).sum();
+                let _ = reply.send(pending);
+            }
             Request::Series { key, reply } => {
                 let chunks = self.vehicles.get(&key).map(|v| {
                     Group::ALL
@@ -278,6 +291,7 @@ impl Actor {
                     streams_requested: None,
                     lost: false,
                     ftp_seq: initial_ftp_seq(),
+                    discovered_at: now,
                 },
             );
             self.emit(EngineEvent::VehicleDiscovered { key, link });
@@ -302,6 +316,10 @@ impl Actor {
             }
             MavMessage::ATTITUDE(_) | MavMessage::GLOBAL_POSITION_INT(_) => {
                 vehicle.last_telemetry = Some(now);
+            }
+            MavMessage::AUTOPILOT_VERSION(_) if !self.queued.is_empty() => {
+                // Transfers may have been waiting to learn whether it speaks MAVFTP.
+                self.start_queued();
             }
             MavMessage::STATUSTEXT(_) => {
                 if let Some(line) = vehicle.state.newest_statustext() {
@@ -524,10 +542,9 @@ impl Actor {
     }
 
     fn op_deadline(&self) -> Option<Instant> {
-        let now = self.op_clock();
         self.ops
             .iter()
-            .map(|op| op.deadline(now))
+            .map(|op| op.deadline())
             .min()
             .map(|d| self.epoch + d)
     }
@@ -560,6 +577,14 @@ impl Actor {
                 continue;
             };
             let state = &vehicle.state;
+            let capabilities_due = state.capabilities.is_none()
+                && vehicle.discovered_at.elapsed() < CAPABILITY_WAIT
+                && self.config.use_ftp
+                && request.resource() == Resource::Transfers;
+            if capabilities_due {
+                waiting.push_back(request);
+                continue;
+            }
             let encoding = match (state.capabilities, state.autopilot) {
                 (Some(caps), _) => Encoding::from_capabilities(caps),
                 (None, Some(autopilot)) => Encoding::for_autopilot(autopilot),
@@ -614,7 +639,7 @@ impl Actor {
     fn poll_ops(&mut self) {
         let now = self.op_clock();
         let mut outgoing = Vec::new();
-        for op in self.ops.iter_mut().filter(|op| op.deadline(now) <= now) {
+        for op in self.ops.iter_mut().filter(|op| op.deadline() <= now) {
             let out = op.poll(now);
             if !out.is_empty() {
                 outgoing.push((op.key(), out));

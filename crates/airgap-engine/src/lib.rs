@@ -229,6 +229,10 @@ pub(crate) enum Request {
         reply: oneshot::Sender<Option<Vec<SeriesChunk>>>,
     },
     Op(OpRequest),
+    /// Frames queued on all links and not yet handed to their transports.
+    Pending {
+        reply: oneshot::Sender<usize>,
+    },
 }
 
 /// The front ends' way in. Cheap to clone; every call is a message to the engine actor.
@@ -435,5 +439,21 @@ impl EngineHandle {
     /// Stops the engine and every link it owns.
     pub fn shutdown(&self) {
         self.cancel.cancel();
+    }
+
+    /// Lets what has been sent reach the transports (up to `limit`), then shuts down: the
+    /// way a one-shot front end ends, so the last message of a transfer (the MISSION_ACK a
+    /// PX4 waits for) is not lost with the process.
+    pub async fn shutdown_gracefully(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            match self.call(|reply| Request::Pending { reply }).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        // The transport has taken the last frame; give its write a moment to complete.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.shutdown();
     }
 }

@@ -205,6 +205,12 @@ impl LinkSender {
         self.send_raw(Frame::encode_v2(sysid, compid, seq, msg).raw)
     }
 
+    /// Frames queued and not yet taken by the transport: a ground station about to close a
+    /// link waits for this to reach 0 so its last message (a final MISSION_ACK) goes out.
+    pub fn pending(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Send a frame exactly as given (forwarding, replaying).
     pub fn send_raw(&self, raw: Vec<u8>) -> Result<(), LinkError> {
         match self.queue.try_send(raw) {

@@ -1,6 +1,7 @@
 //! Simulated ArduCopter-like vehicles: a real MAVLink peer over real sockets and ptys.
 //!
-//! [`vehicle`] is the sans-IO model of one vehicle (`tick(now)`, `handle(now, msg)`);
+//! [`vehicle`] is the sans-IO model of one vehicle (`tick(now)`, `handle(now, from, msg)`),
+//! which holds [`params`], serves plans through [`missions`] and files through [`ftp`];
 //! this module serves one or more of them over an `airgap-link` [`Link`]: one task
 //! per [`Sim`] ticks the vehicles every 10 ms, sends what they produce, and routes each
 //! received frame to the vehicle it targets. Fault injection (loss, duplication,
@@ -19,11 +20,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::vehicle::EARTH_RADIUS_M;
 
+pub mod ftp;
+pub mod missions;
 pub mod mode;
+pub mod params;
 pub mod streams;
 pub mod vehicle;
 
+pub use missions::{MissionCapacity, MissionConfig};
 pub use mode::CopterMode;
+pub use params::DEFAULT_PARAM_RATE_HZ;
 pub use vehicle::{
     Location, Vehicle, VehicleConfig, AUTOPILOT_COMPID, DEFAULT_HOME_ALT_M, DEFAULT_HOME_LAT_DEG,
     DEFAULT_HOME_LON_DEG,
@@ -59,6 +65,15 @@ pub struct SimConfig {
     pub home_lat_deg: f64,
     pub home_lon_deg: f64,
     pub home_alt_m: f64,
+    /// Serve MAVFTP (parameters as `@PARAM/param.pck`, plans as `@MISSION/mission.dat`,
+    /// `fence.dat`, `rally.dat`) and advertise it in AUTOPILOT_VERSION. Off, the vehicles
+    /// behave like firmware without FTP, so a GCS must fall back to the classic protocols.
+    pub ftp: bool,
+    /// Plan capacities (beyond them an upload gets MAV_MISSION_NO_SPACE) and the mission
+    /// protocol's request style and timeouts.
+    pub mission: MissionConfig,
+    /// PARAM_VALUEs per second when answering PARAM_REQUEST_LIST.
+    pub param_rate_hz: f64,
 }
 
 impl Default for SimConfig {
@@ -73,6 +88,9 @@ impl Default for SimConfig {
             home_lat_deg: DEFAULT_HOME_LAT_DEG,
             home_lon_deg: DEFAULT_HOME_LON_DEG,
             home_alt_m: DEFAULT_HOME_ALT_M,
+            ftp: true,
+            mission: MissionConfig::default(),
+            param_rate_hz: DEFAULT_PARAM_RATE_HZ,
         }
     }
 }
@@ -105,6 +123,9 @@ impl SimConfig {
                 seed: self.seed ^ (u64::from(n) << 32),
                 autofly: self.autofly,
                 wait_for_stream_request: self.wait_for_stream_request,
+                ftp: self.ftp,
+                mission: self.mission,
+                param_rate_hz: self.param_rate_hz,
             })
             .collect();
         Ok(configs)
@@ -260,7 +281,8 @@ async fn serve(
                         if target.is_some_and(|t| t != 0 && t != vehicle.sysid()) {
                             continue;
                         }
-                        let replies = vehicle.handle(now_s, frame.sysid(), &frame.msg);
+                        let replies =
+                            vehicle.handle(now_s, frame.sysid(), frame.compid(), &frame.msg);
                         send_all(&sender, vehicle.sysid(), &replies)?;
                     }
                 }

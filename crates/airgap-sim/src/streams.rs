@@ -7,7 +7,7 @@
 
 use airgap_core::dialect::{
     ATTITUDE_DATA, BATTERY_STATUS_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, HEARTBEAT_DATA,
-    SYS_STATUS_DATA, VFR_HUD_DATA,
+    MISSION_CURRENT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
 };
 use airgap_core::mavlink::MessageData;
 
@@ -21,6 +21,7 @@ pub enum Stream {
     SysStatus,
     GpsRawInt,
     BatteryStatus,
+    MissionCurrent,
 }
 
 /// A `MAV_DATA_STREAM_*` group, by its number: the generated `MavDataStream` enum is
@@ -35,7 +36,7 @@ const DATA_STREAM_EXTRA2: DataStreamId = 11;
 const DATA_STREAM_EXTRA3: DataStreamId = 12;
 
 impl Stream {
-    pub const ALL: [Stream; 7] = [
+    pub const ALL: [Stream; 8] = [
         Stream::Heartbeat,
         Stream::Attitude,
         Stream::GlobalPositionInt,
@@ -43,6 +44,7 @@ impl Stream {
         Stream::SysStatus,
         Stream::GpsRawInt,
         Stream::BatteryStatus,
+        Stream::MissionCurrent,
     ];
 
     /// The MAVLink message id this stream carries.
@@ -55,6 +57,7 @@ impl Stream {
             Stream::SysStatus => SYS_STATUS_DATA::ID,
             Stream::GpsRawInt => GPS_RAW_INT_DATA::ID,
             Stream::BatteryStatus => BATTERY_STATUS_DATA::ID,
+            Stream::MissionCurrent => MISSION_CURRENT_DATA::ID,
         }
     }
 
@@ -71,7 +74,7 @@ impl Stream {
             Stream::Heartbeat | Stream::BatteryStatus => 1.0,
             Stream::Attitude => 0.1,
             Stream::GlobalPositionInt | Stream::VfrHud => 0.2,
-            Stream::SysStatus | Stream::GpsRawInt => 0.5,
+            Stream::SysStatus | Stream::GpsRawInt | Stream::MissionCurrent => 0.5,
         }
     }
 
@@ -80,7 +83,9 @@ impl Stream {
     fn data_stream(self) -> Option<DataStreamId> {
         match self {
             Stream::Heartbeat => None,
-            Stream::SysStatus | Stream::GpsRawInt => Some(DATA_STREAM_EXTENDED_STATUS),
+            Stream::SysStatus | Stream::GpsRawInt | Stream::MissionCurrent => {
+                Some(DATA_STREAM_EXTENDED_STATUS)
+            }
             Stream::GlobalPositionInt => Some(DATA_STREAM_POSITION),
             Stream::Attitude => Some(DATA_STREAM_EXTRA1),
             Stream::VfrHud => Some(DATA_STREAM_EXTRA2),

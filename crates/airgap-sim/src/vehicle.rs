@@ -11,19 +11,27 @@
 use std::f64::consts::{PI, TAU};
 
 use airgap_core::dialect::{
-    GpsFixType, MavAutopilot, MavBatteryFunction, MavBatteryType, MavCmd, MavModeFlag,
-    MavProtocolCapability, MavResult, MavSeverity, MavState, MavSysStatusSensor, MavType,
-    ATTITUDE_DATA, AUTOPILOT_VERSION_DATA, BATTERY_STATUS_DATA, COMMAND_ACK_DATA, COMMAND_INT_DATA,
-    COMMAND_LONG_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA, HEARTBEAT_DATA,
-    HOME_POSITION_DATA, STATUSTEXT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
+    GpsFixType, MavAutopilot, MavBatteryFunction, MavBatteryType, MavCmd, MavFrame, MavMissionType,
+    MavModeFlag, MavProtocolCapability, MavResult, MavSeverity, MavState, MavSysStatusSensor,
+    MavType, ATTITUDE_DATA, AUTOPILOT_VERSION_DATA, BATTERY_STATUS_DATA, COMMAND_ACK_DATA,
+    COMMAND_INT_DATA, COMMAND_LONG_DATA, GLOBAL_POSITION_INT_DATA, GPS_RAW_INT_DATA,
+    HEARTBEAT_DATA, HOME_POSITION_DATA, STATUSTEXT_DATA, SYS_STATUS_DATA, VFR_HUD_DATA,
 };
 use airgap_core::mavlink::{Message, MessageData};
+use airgap_core::mission::MissionItem;
 use airgap_core::MavMessage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::ftp::FtpServer;
+use crate::missions::{item_from_legacy, MissionConfig, MissionServer, Peer};
 use crate::mode::CopterMode;
+use crate::params::{ParamServer, ParamTable, DEFAULT_PARAM_RATE_HZ};
 use crate::streams::{Schedule, Stream};
+
+mod auto;
+mod transfers;
+use auto::Auto;
 
 /// ArduPilot SITL's default home (CMAC, Canberra), so logs look like SITL's.
 pub const DEFAULT_HOME_LAT_DEG: f64 = -35.363261;
@@ -43,18 +51,17 @@ const GRAVITY_MPS2: f64 = 9.80665;
 pub(crate) const EARTH_RADIUS_M: f64 = 6_378_137.0;
 
 // Kinematic limits, from ArduCopter's defaults (WPNAV_SPEED, WPNAV_SPEED_UP/DN,
-// WPNAV_ACCEL, LAND_SPEED, RTL_ALT, CIRCLE_*), except the circle, which is made larger
-// and faster than the default 10 m so it is visible on a map.
+// WPNAV_ACCEL, CIRCLE_*), except the circle, which is made larger and faster than the
+// default 10 m so it is visible on a map. RTL_ALT, LAND_SPEED and (in AUTO) WPNAV_SPEED
+// come from the parameters.
 const MAX_HORIZONTAL_MPS: f64 = 10.0;
 const MAX_CLIMB_MPS: f64 = 2.5;
 const MAX_DESCENT_MPS: f64 = 1.5;
-const LAND_FINAL_MPS: f64 = 0.5;
 const LAND_FINAL_BELOW_M: f64 = 10.0;
 const HORIZONTAL_ACCEL_MPS2: f64 = 2.5;
 const VERTICAL_ACCEL_MPS2: f64 = 2.5;
 const MAX_YAW_RATE_RAD_S: f64 = PI / 2.0;
 const ATTITUDE_TIME_CONSTANT_S: f64 = 0.2;
-const RTL_MIN_ALT_M: f64 = 15.0;
 const CIRCLE_RADIUS_M: f64 = 40.0;
 const CIRCLE_SPEED_MPS: f64 = 5.0;
 /// Falling with the motors off: drag caps it well below free fall from any height we fly.
@@ -92,6 +99,13 @@ pub struct VehicleConfig {
     /// Send only HEARTBEAT (and STATUSTEXT) until a GCS asks for telemetry, as a real
     /// ArduCopter does on a port whose SRn_* rates are zero.
     pub wait_for_stream_request: bool,
+    /// Offer MAVFTP (`@PARAM/param.pck`, `@MISSION/*.dat`) and say so in
+    /// AUTOPILOT_VERSION; off, the vehicle ignores FILE_TRANSFER_PROTOCOL like one without it.
+    pub ftp: bool,
+    /// Plan capacities and mission-protocol timing.
+    pub mission: MissionConfig,
+    /// How fast a PARAM_REQUEST_LIST is answered, in PARAM_VALUEs per second.
+    pub param_rate_hz: f64,
 }
 
 impl VehicleConfig {
@@ -105,6 +119,9 @@ impl VehicleConfig {
             seed: 0,
             autofly: false,
             wait_for_stream_request: false,
+            ftp: true,
+            mission: MissionConfig::default(),
+            param_rate_hz: DEFAULT_PARAM_RATE_HZ,
         }
     }
 }
@@ -335,6 +352,11 @@ pub struct Vehicle {
     pitch_rate_rad_s: f64,
 
     battery: Battery,
+
+    params: ParamServer,
+    missions: MissionServer,
+    auto: Auto,
+    ftp: FtpServer,
 }
 
 impl Vehicle {
@@ -347,8 +369,14 @@ impl Vehicle {
         } else {
             Autofly::Off
         };
+        let params = ParamServer::new(ParamTable::arducopter(config.sysid), config.param_rate_hz);
+        let missions = MissionServer::new(config.mission, home_item(&config));
         Vehicle {
             schedule: Schedule::new(!config.wait_for_stream_request),
+            params,
+            missions,
+            auto: Auto::default(),
+            ftp: FtpServer::new(),
             config,
             rng,
             now_s: None,
@@ -378,6 +406,25 @@ impl Vehicle {
             pitch_rate_rad_s: 0.0,
             battery: Battery::full(),
         }
+    }
+
+    /// A parameter's current value.
+    pub fn param(&self, name: &str) -> Option<f64> {
+        self.params.table().value(name)
+    }
+
+    pub fn params(&self) -> &ParamTable {
+        self.params.table()
+    }
+
+    /// The stored plan of one type; the mission's item 0 is home, as on ArduPilot.
+    pub fn mission(&self, mission_type: MavMissionType) -> &[MissionItem] {
+        self.missions.items(mission_type)
+    }
+
+    /// The mission item AUTO flies (or will fly) next: MISSION_CURRENT's `seq`.
+    pub fn mission_current(&self) -> u16 {
+        self.auto.current
     }
 
     pub fn sysid(&self) -> u8 {
@@ -427,6 +474,10 @@ impl Vehicle {
     /// interval has come round and STATUSTEXT for events on the way.
     pub fn tick(&mut self, now_s: f64) -> Vec<MavMessage> {
         self.advance(now_s);
+        let missions = self.missions.poll(now_s);
+        self.outbox.extend(missions);
+        let params = self.params.poll(now_s);
+        self.outbox.extend(params);
         for stream in self.schedule.due(now_s) {
             let msg = self.telemetry(stream, now_s);
             self.outbox.push(msg);
@@ -434,13 +485,24 @@ impl Vehicle {
         std::mem::take(&mut self.outbox)
     }
 
-    /// Handles one message from system `from_sysid` and returns the replies (after any
-    /// event text that became due while catching up to `now_s`). Messages addressed to
-    /// another system or component are ignored, as ArduPilot does.
-    pub fn handle(&mut self, now_s: f64, from_sysid: u8, msg: &MavMessage) -> Vec<MavMessage> {
+    /// Handles one message from component `from_compid` of system `from_sysid` and
+    /// returns the replies (after any event text that became due while catching up to
+    /// `now_s`). Messages addressed to another system or component are ignored, as
+    /// ArduPilot does.
+    pub fn handle(
+        &mut self,
+        now_s: f64,
+        from_sysid: u8,
+        from_compid: u8,
+        msg: &MavMessage,
+    ) -> Vec<MavMessage> {
         self.advance(now_s);
         if from_sysid != self.config.sysid && self.addressed_to_me(msg) {
-            self.dispatch(now_s, msg);
+            let from = Peer {
+                sysid: from_sysid,
+                compid: from_compid,
+            };
+            self.dispatch(now_s, from, msg);
         }
         std::mem::take(&mut self.outbox)
     }
@@ -455,11 +517,14 @@ impl Vehicle {
         system_ok && component_ok
     }
 
-    fn dispatch(&mut self, now_s: f64, msg: &MavMessage) {
+    fn dispatch(&mut self, now_s: f64, from: Peer, msg: &MavMessage) {
+        if self.dispatch_transfer(now_s, from, msg) {
+            return;
+        }
         match msg {
-            // A real Copter resends its banner when a GCS asks for parameters, which this
-            // one has none of; resending to the first GCS it hears gives a pilot who
-            // connected after boot the same first lines in the message log.
+            // A real Copter resends its banner when a GCS asks for parameters; resending
+            // it to the first GCS it hears too gives a pilot who connected after boot the
+            // same first lines in the message log whatever their GCS does first.
             MavMessage::HEARTBEAT(hb) if hb.mavtype == MavType::MAV_TYPE_GCS && !self.gcs_heard => {
                 self.gcs_heard = true;
                 self.send_banner();
@@ -521,6 +586,14 @@ impl Vehicle {
                 }
             }
             MavCmd::MAV_CMD_NAV_TAKEOFF => self.takeoff(f64::from(c.z)),
+            MavCmd::MAV_CMD_DO_SET_MISSION_CURRENT => {
+                let seq = c.params[0];
+                if seq.is_finite() && (0.0..=f32::from(u16::MAX)).contains(&seq) {
+                    self.set_mission_current(seq as u16)
+                } else {
+                    MavResult::MAV_RESULT_DENIED
+                }
+            }
             MavCmd::MAV_CMD_NAV_LAND => self.set_mode(CopterMode::Land),
             MavCmd::MAV_CMD_NAV_RETURN_TO_LAUNCH => self.set_mode(CopterMode::Rtl),
             MavCmd::MAV_CMD_DO_REPOSITION => self.reposition(c),
@@ -580,11 +653,11 @@ impl Vehicle {
         if !self.on_ground {
             return MavResult::MAV_RESULT_FAILED;
         }
-        if !self.mode.allows_arming() {
+        if !self.mode.allows_arming() && !self.auto_allows_arming() {
             self.text(MavSeverity::MAV_SEVERITY_CRITICAL, "Arm: Mode not armable");
             return MavResult::MAV_RESULT_FAILED;
         }
-        if !self.gps_fix && !force {
+        if !self.gps_fix && !force && self.arming_checks_gps() {
             self.text(MavSeverity::MAV_SEVERITY_CRITICAL, "PreArm: Need 3D Fix");
             return MavResult::MAV_RESULT_FAILED;
         }
@@ -629,7 +702,18 @@ impl Vehicle {
         if mode == self.mode {
             return MavResult::MAV_RESULT_ACCEPTED;
         }
+        if mode == CopterMode::Auto && !self.auto_can_start() {
+            let text = format!("Mode change to {mode} failed: init failed");
+            self.text(MavSeverity::MAV_SEVERITY_WARNING, &text);
+            return MavResult::MAV_RESULT_FAILED;
+        }
+        if self.mode == CopterMode::Auto {
+            self.auto_leave();
+        }
         self.mode = mode;
+        if mode == CopterMode::Auto {
+            self.auto_enter();
+        }
         self.guidance = if self.on_ground {
             Guidance::Ground
         } else {
@@ -644,7 +728,7 @@ impl Vehicle {
         match mode {
             CopterMode::Rtl | CopterMode::SmartRtl | CopterMode::AutoRtl => Guidance::RtlClimb {
                 at: self.pos,
-                alt_m: self.alt_m.max(RTL_MIN_ALT_M),
+                alt_m: self.alt_m.max(self.rtl_alt_m()),
             },
             CopterMode::Land => Guidance::Land { at: self.pos },
             // Like ArduCopter, put the centre one radius ahead so the vehicle starts on
@@ -813,6 +897,9 @@ impl Vehicle {
         self.update_attitude(dt);
         self.update_battery(dt);
         self.check_auto_disarm(t);
+        // After the physics, so an item that finished in this step (a touchdown) is
+        // reported in it.
+        self.run_auto(t);
     }
 
     fn touch_down(&mut self, t: f64) {
@@ -865,7 +952,7 @@ impl Vehicle {
                 let descent = if self.alt_m > LAND_FINAL_BELOW_M {
                     MAX_DESCENT_MPS
                 } else {
-                    LAND_FINAL_MPS
+                    self.land_speed_mps()
                 };
                 (self.approach(at, MAX_HORIZONTAL_MPS), -descent)
             }
@@ -1056,6 +1143,7 @@ impl Vehicle {
             Stream::SysStatus => self.sys_status(),
             Stream::GpsRawInt => self.gps_raw_int(now_s),
             Stream::BatteryStatus => self.battery_status(),
+            Stream::MissionCurrent => self.mission_current_msg(),
         }
     }
 
@@ -1269,12 +1357,16 @@ impl Vehicle {
             | param_float
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_C_CAST
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_COMMAND_INT
-            | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FTP
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_SET_ATTITUDE_TARGET
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_SET_POSITION_TARGET_LOCAL_NED
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_SET_POSITION_TARGET_GLOBAL_INT
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FLIGHT_TERMINATION
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_COMPASS_CALIBRATION;
+        let capabilities = if self.config.ftp {
+            capabilities | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_FTP
+        } else {
+            capabilities
+        };
         // 4.6.0, FIRMWARE_VERSION_TYPE_OFFICIAL, packed as major, minor, patch, type bytes.
         const FLIGHT_SW_VERSION: u32 = u32::from_be_bytes([4, 6, 0, 255]);
         MavMessage::AUTOPILOT_VERSION(AUTOPILOT_VERSION_DATA {
@@ -1284,6 +1376,26 @@ impl Vehicle {
             flight_custom_version: *b"a1rgap00",
             ..AUTOPILOT_VERSION_DATA::default()
         })
+    }
+}
+
+/// Home as the mission's item 0, the way ArduPilot reports it: a waypoint at home in the
+/// absolute (MSL) frame.
+fn home_item(config: &VehicleConfig) -> MissionItem {
+    MissionItem {
+        seq: 0,
+        frame: MavFrame::MAV_FRAME_GLOBAL,
+        command: MavCmd::MAV_CMD_NAV_WAYPOINT,
+        current: false,
+        autocontinue: true,
+        param1: 0.0,
+        param2: 0.0,
+        param3: 0.0,
+        param4: 0.0,
+        x: deg_e7(config.home_lat_deg),
+        y: deg_e7(config.home_lon_deg),
+        z: config.home_alt_m as f32,
+        mission_type: MavMissionType::MAV_MISSION_TYPE_MISSION,
     }
 }
 

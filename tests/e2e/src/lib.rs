@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -398,6 +399,68 @@ impl Ui {
         let e = self.expect(css).await?;
         bounded(&format!("clearing {css}"), e.clear()).await?;
         bounded(&format!("typing into {css}"), e.send_keys(text)).await
+    }
+
+    /// Clicks at (`dx`, `dy`) pixels from the centre of the first match, as a mouse would:
+    /// for maps, where where one clicks matters.
+    pub async fn click_at(&self, css: &str, dx: f64, dy: f64) -> Result<()> {
+        let element = self.expect(css).await?;
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: dx,
+                y: dy,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        bounded(
+            &format!("clicking {css} at ({dx}, {dy})"),
+            self.client.perform_actions(mouse),
+        )
+        .await?;
+        bounded("releasing the mouse", self.client.release_actions()).await
+    }
+
+    /// Saves what the window shows as a PNG at `path`.
+    pub async fn save_screenshot(&self, path: &Path) -> Result<()> {
+        let png = bounded("taking a screenshot", self.client.screenshot()).await?;
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Chooses the option with this value in the first `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) -> Result<()> {
+        let e = self.expect(css).await?;
+        bounded(
+            &format!("choosing {value:?} in {css}"),
+            e.select_by_value(value),
+        )
+        .await
+    }
+
+    /// Waits for the confirmation dialog, checks that its question contains `expected`, and
+    /// confirms. Returns the question.
+    pub async fn confirm(&self, expected: &str) -> Result<String> {
+        let question = self
+            .wait_text(
+                &testid("confirm-text"),
+                &format!("a confirmation containing {expected:?}"),
+                COMMAND_TIMEOUT,
+                |t| t.contains(expected),
+            )
+            .await?;
+        self.click(&testid("confirm-ok")).await?;
+        self.wait_absent(
+            &testid("confirm-dialog"),
+            "the dialog to close",
+            COMMAND_TIMEOUT,
+        )
+        .await?;
+        Ok(question)
     }
 
     async fn expect(&self, css: &str) -> Result<Element> {

@@ -7,10 +7,19 @@
 // for the real backend inside the app.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
+import type { CommandDone } from "./bindings/CommandDone";
 import type { IpcError } from "./bindings/IpcError";
 import type { LinkView } from "./bindings/LinkView";
+import type { ParamFileView } from "./bindings/ParamFileView";
+import type { ParamView } from "./bindings/ParamView";
+import type { PlanFileView } from "./bindings/PlanFileView";
+import type { PlanView } from "./bindings/PlanView";
+import type { ProgressView } from "./bindings/ProgressView";
 import type { SerialPortView } from "./bindings/SerialPortView";
 import type { TelemetryTick } from "./bindings/TelemetryTick";
+import type { UploadView } from "./bindings/UploadView";
+import type { VehicleAction } from "./bindings/VehicleAction";
+import type { VehicleKey } from "./bindings/VehicleKey";
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -22,6 +31,31 @@ export interface Backend {
   listSerialPorts(): Promise<SerialPortView[]>;
   /** Registers `onTick`; the backend then pushes a TelemetryTick at the display rate. */
   subscribeTelemetry(onTick: (tick: TelemetryTick) => void): Promise<void>;
+  /** Registers `onProgress` for transfer progress (at most every 100 ms per transfer). */
+  subscribeProgress(onProgress: (p: ProgressView) => void): Promise<void>;
+  /** Cancels the transfer started with `opId`; false when it had already ended. */
+  cancelOp(opId: number): Promise<boolean>;
+
+  /** Resolves once the vehicle accepted; rejects with `refused` and its reason otherwise. */
+  vehicleCommand(key: VehicleKey, action: VehicleAction): Promise<CommandDone>;
+  /** The vehicle's flight-mode names, for the mode picker. */
+  modeList(key: VehicleKey): Promise<string[]>;
+
+  paramsDownload(key: VehicleKey, opId: number | null): Promise<ParamView[]>;
+  paramGet(key: VehicleKey, name: string): Promise<ParamView>;
+  /** Resolves with the value the vehicle confirmed. */
+  paramSet(key: VehicleKey, name: string, value: number): Promise<ParamView>;
+  /** Asks for a .param/.params file and reads it; null when the pilot cancelled. */
+  paramsOpen(): Promise<ParamFileView | null>;
+  /** Asks where to save; the file name written, or null when cancelled. */
+  paramsSave(key: VehicleKey, params: ParamView[]): Promise<string | null>;
+
+  missionUpload(key: VehicleKey, plan: PlanView, verify: boolean, opId: number | null): Promise<UploadView>;
+  missionDownload(key: VehicleKey, opId: number | null): Promise<PlanView>;
+  missionClear(key: VehicleKey): Promise<void>;
+  /** `key` decides ArduPilot's or PX4's home convention (ArduPilot when null). */
+  planOpen(key: VehicleKey | null): Promise<PlanFileView | null>;
+  planSave(key: VehicleKey | null, plan: PlanView): Promise<string | null>;
 }
 
 export interface LoadedBackend {
@@ -48,7 +82,33 @@ export function tauriBackend(): Backend {
       channel.onmessage = onTick;
       await invoke<void>("subscribe_telemetry", { channel });
     },
+    subscribeProgress: async (onProgress) => {
+      const channel = new Channel<ProgressView>();
+      channel.onmessage = onProgress;
+      await invoke<void>("subscribe_progress", { channel });
+    },
+    cancelOp: (opId) => invoke<boolean>("cancel_op", { opId }),
+    vehicleCommand: (key, action) => invoke<CommandDone>("vehicle_command", { key, action }),
+    modeList: (key) => invoke<string[]>("mode_list", { key }),
+    paramsDownload: (key, opId) => invoke<ParamView[]>("params_download", { key, opId }),
+    paramGet: (key, name) => invoke<ParamView>("param_get", { key, name }),
+    paramSet: (key, name, value) => invoke<ParamView>("param_set", { key, name, value }),
+    paramsOpen: () => invoke<ParamFileView | null>("params_open"),
+    paramsSave: (key, params) => invoke<string | null>("params_save", { key, params }),
+    missionUpload: (key, plan, verify, opId) => invoke<UploadView>("mission_upload", { key, plan, verify, opId }),
+    missionDownload: (key, opId) => invoke<PlanView>("mission_download", { key, opId }),
+    missionClear: (key) => invoke<void>("mission_clear", { key }),
+    planOpen: (key) => invoke<PlanFileView | null>("plan_open", { key }),
+    planSave: (key, plan) => invoke<string | null>("plan_save", { key, plan }),
   };
+}
+
+let lastOpId = 0;
+
+/** A fresh id for a cancellable transfer. */
+export function nextOpId(): number {
+  lastOpId = (lastOpId + 1) % 0x7fff_ffff;
+  return lastOpId;
 }
 
 export async function loadBackend(): Promise<LoadedBackend> {

@@ -10,6 +10,7 @@ use airgap_core::MavMessage;
 use super::*;
 
 const GCS_SYSID: u8 = 255;
+const GCS_COMPID: u8 = 190;
 const TICK_S: f64 = 0.01;
 
 /// A vehicle and a fake clock that ticks it every 10 ms, as the serving task does.
@@ -68,7 +69,7 @@ impl Bench {
 
     fn send(&mut self, msg: &MavMessage) -> Vec<MavMessage> {
         let now_s = self.now_s();
-        let replies = self.vehicle.handle(now_s, GCS_SYSID, msg);
+        let replies = self.vehicle.handle(now_s, GCS_SYSID, GCS_COMPID, msg);
         self.log
             .extend(replies.iter().cloned().map(|reply| (now_s, reply)));
         replies
@@ -842,3 +843,6 @@ fn same_seed_same_flight_different_seed_different_noise() {
     assert_eq!(a, flight(7));
     assert_ne!(a, flight(8));
 }
+
+mod ftp;
+mod plans;

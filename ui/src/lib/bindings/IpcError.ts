@@ -5,7 +5,10 @@
  */
 export type IpcError = { 
 /**
- * Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `internal`.
+ * Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `no_vehicle`,
+ * `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
+ * `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
+ * `file_failed`, `internal`.
  */
 code: string, 
 /**

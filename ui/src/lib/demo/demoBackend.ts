@@ -11,7 +11,12 @@ import type { SerialPortView } from "../bindings/SerialPortView";
 import type { SeriesDelta } from "../bindings/SeriesDelta";
 import type { StatusLine } from "../bindings/StatusLine";
 import type { VehicleView } from "../bindings/VehicleView";
+import type { ParamView } from "../bindings/ParamView";
+import type { PlanView } from "../bindings/PlanView";
+import type { ProgressView } from "../bindings/ProgressView";
+import type { VehicleKey } from "../bindings/VehicleKey";
 import type { Backend } from "../ipc";
+import { KNOWN_PARAMS } from "../params";
 
 const TICK_MS = 50;
 const SAMPLES_PER_TICK = 2;
@@ -144,6 +149,29 @@ function reject(code: string, message: string): Promise<never> {
   return Promise.reject(e);
 }
 
+const COPTER_MODES = ["STABILIZE", "ACRO", "ALT_HOLD", "AUTO", "GUIDED", "LOITER", "RTL", "CIRCLE", "LAND", "POSHOLD", "BRAKE", "SMART_RTL"];
+
+/** A made-up parameter set: the documented ones plus filler, like a real vehicle's ~1,000. */
+function demoParams(): ParamView[] {
+  const out: ParamView[] = Object.entries(KNOWN_PARAMS).map(([name, info]) => ({
+    name,
+    value: info.min ?? 0,
+    param_type: name.startsWith("BATT_LOW") || name.endsWith("_VOLT") ? "REAL32" : "INT16",
+  }));
+  const rtl = out.find((p) => p.name === "RTL_ALT");
+  if (rtl) rtl.value = 1500;
+  for (let i = 1; i <= 16; i++) out.push({ name: `SERVO${i}_FUNCTION`, value: i <= 4 ? 32 + i : 0, param_type: "INT16" });
+  for (const axis of ["RLL", "PIT", "YAW"]) {
+    out.push({ name: `ATC_RAT_${axis}_P`, value: 0.135, param_type: "REAL32" });
+    out.push({ name: `ATC_RAT_${axis}_I`, value: 0.135, param_type: "REAL32" });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 export function createDemoBackend(params: URLSearchParams): Backend {
   const scenario = params.get("demo") ?? "";
   const links: DemoLink[] = [];
@@ -178,6 +206,23 @@ export function createDemoBackend(params: URLSearchParams): Backend {
   };
 
   if (scenario !== "empty") addSim();
+
+  let onProgress: ((p: ProgressView) => void) | null = null;
+  const vehicleParams = demoParams();
+  let vehiclePlan: PlanView = { home: { lat_deg: HOME.lat, lon_deg: HOME.lon, alt_msl_m: HOME.altMsl }, mission: [], fence: [], rally: [] };
+  const cancelled = new Set<number>();
+  const noFiles = () => reject("file_failed", "Opening and saving files needs the desktop app (demo).");
+
+  /** Pretends to move `total` items, reporting progress like the engine (every 100 ms). */
+  const transfer = async (key: VehicleKey, kind: string, missionType: string | null, total: number, opId: number | null) => {
+    for (let done = 0; done <= total; done += Math.max(1, Math.ceil(total / 10))) {
+      if (opId !== null && cancelled.has(opId)) return reject("cancelled", `${kind}: cancelled`);
+      onProgress?.({ key, kind, mission_type: missionType, done, total, unit: "items" });
+      await sleep(100);
+    }
+    onProgress?.({ key, kind, mission_type: missionType, done: total, total, unit: "items" });
+    return undefined;
+  };
 
   return {
     appInfo: async (): Promise<AppInfo> => ({
@@ -220,6 +265,53 @@ export function createDemoBackend(params: URLSearchParams): Backend {
       { path: "/dev/ttyACM0", description: "USB 1209:5741 ArduPilot (demo)", vid: 0x1209, pid: 0x5741, kind: "autopilot", suggested_baud: 115200 },
       { path: "/dev/ttyUSB0", description: "USB 0403:6015 FTDI radio (demo)", vid: 0x0403, pid: 0x6015, kind: "radio", suggested_baud: 57600 },
     ],
+    subscribeProgress: async (f) => {
+      onProgress = f;
+    },
+    cancelOp: async (opId) => {
+      cancelled.add(opId);
+      return true;
+    },
+    vehicleCommand: async (_key, action) => {
+      await sleep(300);
+      // The demo vehicle is always flying: a plain disarm is refused the way ArduCopter does.
+      if (action.kind === "disarm" && !action.force)
+        return reject("refused", "Disarm: the vehicle failed to do the command: Disarm: not landed (demo)");
+      return { command: `demo ${action.kind}` };
+    },
+    modeList: async () => COPTER_MODES,
+    paramsDownload: async (key, opId) => {
+      await transfer(key, "param_download", null, vehicleParams.length, opId);
+      return vehicleParams.map((p) => ({ ...p }));
+    },
+    paramGet: async (_key, name) => {
+      const p = vehicleParams.find((q) => q.name === name);
+      return p ? { ...p } : reject("transfer_failed", `Reading ${name}: the vehicle has no such parameter`);
+    },
+    paramSet: async (_key, name, value) => {
+      await sleep(200);
+      const p = vehicleParams.find((q) => q.name === name);
+      if (!p) return reject("transfer_failed", `Setting ${name}: the vehicle has no such parameter`);
+      p.value = p.param_type === "REAL32" ? Math.fround(value) : value;
+      return { ...p };
+    },
+    paramsOpen: noFiles,
+    paramsSave: noFiles,
+    missionUpload: async (key, plan, verify, opId) => {
+      await transfer(key, "mission_upload", "mission", plan.mission.length + 1, opId);
+      if (verify) await transfer(key, "mission_verify", "mission", plan.mission.length + 1, opId);
+      vehiclePlan = structuredClone(plan);
+      return { mission_items: plan.mission.length, fence_items: plan.fence.length, rally_items: plan.rally.length, verified: verify };
+    },
+    missionDownload: async (key, opId) => {
+      await transfer(key, "mission_download", "mission", vehiclePlan.mission.length + 1, opId);
+      return structuredClone(vehiclePlan);
+    },
+    missionClear: async () => {
+      vehiclePlan = { ...vehiclePlan, mission: [], fence: [], rally: [] };
+    },
+    planOpen: noFiles,
+    planSave: noFiles,
     subscribeTelemetry: async (onTick) => {
       setInterval(() => {
         const nowMs = Date.now();
