@@ -28,7 +28,6 @@ struct Rig {
 
 /// A simulator on TCP with `loss` each way, and an engine on it that has met the vehicle.
 async fn rig(loss: f64, sim_ftp: bool, engine_ftp: bool, seed: u64) -> anyhow::Result<Rig> {
-    let cancel = CancellationToken::new();
     let config = SimConfig {
         faults: (loss > 0.0).then_some(Faults {
             loss,
@@ -40,6 +39,11 @@ async fn rig(loss: f64, sim_ftp: bool, engine_ftp: bool, seed: u64) -> anyhow::R
         seed,
         ..SimConfig::default()
     };
+    rig_with(config, engine_ftp).await
+}
+
+async fn rig_with(config: SimConfig, engine_ftp: bool) -> anyhow::Result<Rig> {
+    let cancel = CancellationToken::new();
     let listen: Address = "tcpin:127.0.0.1:0".parse()?;
     let sim = Sim::start(&listen, config, cancel.clone()).await?;
     let port = sim.local_addr().expect("bound").port();
@@ -268,28 +272,37 @@ async fn a_parameter_value_its_type_cannot_hold_is_refused_before_sending() -> a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_are_confirmed_or_refused_with_the_vehicles_reason() -> anyhow::Result<()> {
     within(LIMIT, async {
-        let rig = rig(0.1, true, true, 9).await?;
-        let (t, _) = rig.engine.telemetry(None).await?;
-        let has_fix = vehicle(&t, 1)
-            .and_then(|v| v.state.gps_fix)
-            .is_some_and(|f| f as u8 >= 3);
-        if !has_fix {
-            match rig.engine.command(VEHICLE, Command::arm()).await {
-                Err(OpError::Command(e)) => assert!(
-                    e.statustext().iter().any(|l| l.contains("PreArm")),
-                    "refused without the PreArm reason: {e:?}"
-                ),
-                other => panic!("arming before the GPS fix: {other:?}"),
-            }
+        // 10 % loss each way, and a GPS that takes 6 s to get its fix: long enough that the
+        // first arm certainly comes before it.
+        let config = SimConfig {
+            faults: Some(Faults {
+                loss: 0.1,
+                dup: 0.0,
+                corrupt: 0.0,
+                seed: 9,
+            }),
+            gps_fix_after_s: 6.0,
+            ..SimConfig::default()
+        };
+        let rig = rig_with(config, true).await?;
+        match rig.engine.command(VEHICLE, Command::arm()).await {
+            Err(OpError::Command(e)) => assert!(
+                e.statustext()
+                    .iter()
+                    .any(|l| l.contains("PreArm: Need 3D Fix")),
+                "refused without the PreArm reason: {e:?}"
+            ),
+            other => panic!("arming before the GPS fix: {other:?}"),
         }
+        // An unknown mode never reaches the vehicle.
+        let table = airgap_core::modes::ModeTable::ArduCopter;
+        assert!(Command::set_mode(table, "NOT_A_MODE").is_err());
         wait_for(&rig.engine, Duration::from_secs(15), "a 3D GPS fix", |t| {
             (vehicle(t, 1)?.state.gps_fix? as u8 >= 3).then_some(())
         })
         .await?;
-        let table = {
-            let (t, _) = rig.engine.telemetry(None).await?;
-            vehicle(&t, 1).expect("vehicle").state.mode_table()
-        };
+        let (t, _) = rig.engine.telemetry(None).await?;
+        assert_eq!(vehicle(&t, 1).expect("vehicle").state.mode_table(), table);
         rig.engine
             .command(VEHICLE, Command::set_mode(table, "GUIDED")?)
             .await?;

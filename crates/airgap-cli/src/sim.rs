@@ -42,6 +42,9 @@ pub struct SimArgs {
     /// Send only HEARTBEAT until a ground station asks for streams (what ArduCopter does on TCP).
     #[arg(long)]
     wait_for_request: bool,
+    /// Seconds before the simulated GPS has a fix (arming is refused until then).
+    #[arg(long, default_value_t = airgap_sim::vehicle::DEFAULT_GPS_FIX_AFTER_S, value_name = "S")]
+    gps_fix_after: f64,
     /// Do not offer MAVFTP (parameters and missions then move by the classic protocols only).
     #[arg(long)]
     no_ftp: bool,
@@ -72,6 +75,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         autofly: args.autofly,
         wait_for_stream_request: args.wait_for_request,
         ftp: !args.no_ftp,
+        gps_fix_after_s: args.gps_fix_after,
         seed: args.seed,
         ..SimConfig::default()
     };

@@ -442,6 +442,14 @@ fn mission_upload_of_a_plan_is_what_a_pymavlink_vehicle_stores() {
         json!({"MISSION_ITEM_INT": 28}),
         "each item once, as MISSION_ITEM_INT: {held}"
     );
+    // Each verify (a download) ends with our MISSION_ACK, the last one just before the CLI
+    // exits: a PX4 waits for it.
+    assert_eq!(held["received"]["MISSION_ACK"], 3, "{held}");
+    // The vehicle said in AUTOPILOT_VERSION that it has no MAVFTP: none was tried.
+    assert!(
+        held["received"]["FILE_TRANSFER_PROTOCOL"].is_null(),
+        "{held}"
+    );
 }
 
 #[test]

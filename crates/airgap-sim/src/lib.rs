@@ -74,6 +74,8 @@ pub struct SimConfig {
     pub mission: MissionConfig,
     /// PARAM_VALUEs per second when answering PARAM_REQUEST_LIST.
     pub param_rate_hz: f64,
+    /// Seconds after start before the GPS has a fix (see [`VehicleConfig::gps_fix_after_s`]).
+    pub gps_fix_after_s: f64,
 }
 
 impl Default for SimConfig {
@@ -91,6 +93,7 @@ impl Default for SimConfig {
             ftp: true,
             mission: MissionConfig::default(),
             param_rate_hz: DEFAULT_PARAM_RATE_HZ,
+            gps_fix_after_s: vehicle::DEFAULT_GPS_FIX_AFTER_S,
         }
     }
 }
@@ -126,6 +129,7 @@ impl SimConfig {
                 ftp: self.ftp,
                 mission: self.mission,
                 param_rate_hz: self.param_rate_hz,
+                gps_fix_after_s: self.gps_fix_after_s,
             })
             .collect();
         Ok(configs)

@@ -70,7 +70,8 @@ const FALL_SPEED_MPS: f64 = 20.0;
 /// The model integrates in steps no longer than this, however far apart ticks are.
 const PHYSICS_STEP_S: f64 = 0.01;
 
-const GPS_FIX_AFTER_S: f64 = 3.0;
+/// When the simulated GPS gets its 3D fix after boot, by default (plus up to 0.5 s).
+pub const DEFAULT_GPS_FIX_AFTER_S: f64 = 3.0;
 const AUTO_DISARM_AFTER_S: f64 = 10.0;
 const AUTOFLY_ARM_AFTER_FIX_S: f64 = 5.0;
 const AUTOFLY_TAKEOFF_ALT_M: f64 = 20.0;
@@ -106,6 +107,9 @@ pub struct VehicleConfig {
     pub mission: MissionConfig,
     /// How fast a PARAM_REQUEST_LIST is answered, in PARAM_VALUEs per second.
     pub param_rate_hz: f64,
+    /// Seconds after boot before the GPS has a 3D fix (plus up to 0.5 s of jitter); until
+    /// then arming is refused with "PreArm: Need 3D Fix".
+    pub gps_fix_after_s: f64,
 }
 
 impl VehicleConfig {
@@ -122,6 +126,7 @@ impl VehicleConfig {
             ftp: true,
             mission: MissionConfig::default(),
             param_rate_hz: DEFAULT_PARAM_RATE_HZ,
+            gps_fix_after_s: DEFAULT_GPS_FIX_AFTER_S,
         }
     }
 }
@@ -362,7 +367,7 @@ pub struct Vehicle {
 impl Vehicle {
     pub fn new(config: VehicleConfig) -> Vehicle {
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let gps_fix_at_s = GPS_FIX_AFTER_S + rng.random_range(0.0..0.5);
+        let gps_fix_at_s = config.gps_fix_after_s.max(0.0) + rng.random_range(0.0..0.5);
         let yaw_rad = rng.random_range(-PI..PI);
         let autofly = if config.autofly {
             Autofly::WaitingForFix
