@@ -1,0 +1,435 @@
+//! Flights: recording a link session's raw telemetry as sealed tlog chunks, and reading,
+//! exporting and deleting recorded flights.
+//!
+//! Keys: a flight's metadata lives in `flights` at its [`FlightId`]; its chunks live in
+//! `chunks` at `flight id ‖ chunk index (u32 big-endian)`, so a prefix scan reads them in
+//! order. Both are sealed to the vault's public key, so recording never needs the
+//! passphrase. The metadata is rewritten with every chunk, in the same flush, so a flight
+//! cut short by a crash is listed with what reached the disk.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::error::VaultError;
+use crate::ids::FlightId;
+use crate::vault::{now_us, Listing, Shared, Vault};
+
+pub const TREE_FLIGHTS: &str = "flights";
+pub const TREE_CHUNKS: &str = "chunks";
+
+/// A chunk is written early when it grows past this, so a burst cannot grow the buffer
+/// (plaintext held in memory) without bound.
+const MAX_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// See [`FlightRecorder::push`].
+const WALL_CLOCK_EVERY: u64 = 16;
+
+pub fn chunk_key(flight: FlightId, index: u32) -> [u8; 20] {
+    let mut key = [0u8; 20];
+    key[..16].copy_from_slice(flight.as_bytes());
+    key[16..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// How a recorder cuts chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecorderConfig {
+    /// A chunk is sealed, written and flushed once its frames span this long (by their
+    /// timestamps) or this much wall-clock time has passed since it began, whichever is
+    /// first. A crash loses at most this much.
+    pub chunk_period: Duration,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig {
+            chunk_period: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct FlightMeta {
+    started_wall_us: u64,
+    first_frame_us: Option<u64>,
+    last_frame_us: Option<u64>,
+    bytes: u64,
+    frames: u64,
+    chunks: u32,
+    sysids: BTreeSet<u8>,
+    armed_ever: bool,
+    finished: bool,
+}
+
+/// A recorded flight as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlightSummary {
+    pub id: FlightId,
+    /// UNIX µs of the first frame (or of the start of recording if no frame landed yet).
+    pub start_us: u64,
+    /// UNIX µs of the last frame that reached the disk.
+    pub end_us: u64,
+    pub duration_s: f64,
+    /// tlog bytes (timestamps included) that reached the disk.
+    pub bytes: u64,
+    pub frames: u64,
+    pub chunks: u32,
+    /// Vehicle system ids seen, ascending.
+    pub sysids: Vec<u8>,
+    pub armed_ever: bool,
+    /// `false` while recording, or when the recorder died before `finish`.
+    pub complete: bool,
+}
+
+impl FlightSummary {
+    fn new(id: FlightId, meta: &FlightMeta) -> FlightSummary {
+        let start_us = meta.first_frame_us.unwrap_or(meta.started_wall_us);
+        let end_us = meta.last_frame_us.unwrap_or(start_us).max(start_us);
+        FlightSummary {
+            id,
+            start_us,
+            end_us,
+            duration_s: (end_us - start_us) as f64 / 1e6,
+            bytes: meta.bytes,
+            frames: meta.frames,
+            chunks: meta.chunks,
+            sysids: meta.sysids.iter().copied().collect(),
+            armed_ever: meta.armed_ever,
+            complete: meta.finished,
+        }
+    }
+}
+
+/// A chunk that is now durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkWritten {
+    pub flight: FlightId,
+    pub index: u32,
+    /// tlog bytes in the chunk.
+    pub bytes: usize,
+    pub frames: u64,
+}
+
+/// What an export wrote.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    pub chunks: u32,
+    pub bytes: u64,
+    /// Chunks that did not authenticate (`Corrupt`), skipped: a tlog reader resynchronises
+    /// across the gap.
+    pub damaged: Vec<VaultError>,
+    /// Chunk indices absent from the sequence (deleted from the database).
+    pub missing_chunks: Vec<u32>,
+}
+
+/// Records one flight. Works whether the vault is locked or not: it holds only the vault's
+/// public key and the plaintext of the chunk being filled (zeroized once sealed).
+///
+/// Dropping a recorder without [`FlightRecorder::finish`] writes the pending chunk if it
+/// can, ignoring errors; call `finish` to see them.
+pub struct FlightRecorder {
+    shared: Arc<Shared>,
+    id: FlightId,
+    meta: FlightMeta,
+    period: Duration,
+    buf: Vec<u8>,
+    buf_frames: u64,
+    buf_first_us: Option<u64>,
+    buf_last_us: Option<u64>,
+    buf_started: Instant,
+    next_index: u32,
+    finished: bool,
+}
+
+impl FlightRecorder {
+    pub fn id(&self) -> FlightId {
+        self.id
+    }
+
+    /// Add one frame received at `time_us` (UNIX µs). Returns the chunk written, if this
+    /// frame completed one.
+    pub fn push(
+        &mut self,
+        time_us: u64,
+        raw_mavlink_packet: &[u8],
+    ) -> Result<Option<ChunkWritten>, VaultError> {
+        if self.buf.is_empty() {
+            self.buf_started = Instant::now();
+        }
+        airgap_core::tlog::write_record(&mut self.buf, time_us, raw_mavlink_packet)
+            .expect("writing to a Vec cannot fail");
+        self.buf_frames += 1;
+        let first = *self.buf_first_us.get_or_insert(time_us);
+        self.buf_last_us = Some(time_us);
+        let spanned = Duration::from_micros(time_us.saturating_sub(first));
+        // Reading the clock per frame costs more than the rest of `push` at high rates;
+        // every WALL_CLOCK_EVERY frames is often enough for a one-second period.
+        let wall_due =
+            self.buf_frames % WALL_CLOCK_EVERY == 0 && self.buf_started.elapsed() >= self.period;
+        if spanned >= self.period || wall_due || self.buf.len() >= MAX_CHUNK_BYTES {
+            self.write_chunk()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Write the pending chunk if its wall-clock period is over. Call this on a timer so a
+    /// link that goes quiet still gets its last frames to disk.
+    pub fn flush_if_due(&mut self) -> Result<Option<ChunkWritten>, VaultError> {
+        if !self.buf.is_empty() && self.buf_started.elapsed() >= self.period {
+            self.write_chunk()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Write the pending chunk now.
+    pub fn flush_now(&mut self) -> Result<Option<ChunkWritten>, VaultError> {
+        self.write_chunk()
+    }
+
+    /// A vehicle with this system id is on the link (kept in the flight's metadata).
+    pub fn note_vehicle(&mut self, sysid: u8) {
+        self.meta.sysids.insert(sysid);
+    }
+
+    /// A vehicle was seen armed.
+    pub fn note_armed(&mut self) {
+        self.meta.armed_ever = true;
+    }
+
+    /// Write what is pending, mark the flight complete and flush.
+    pub fn finish(mut self) -> Result<FlightSummary, VaultError> {
+        self.write_chunk()?;
+        self.meta.finished = true;
+        self.write_meta(&self.meta)?;
+        self.shared.store.flush()?;
+        self.finished = true;
+        Ok(FlightSummary::new(self.id, &self.meta))
+    }
+
+    fn write_meta(&self, meta: &FlightMeta) -> Result<(), VaultError> {
+        let plain = Zeroizing::new(serde_json::to_vec(meta).expect("flight metadata serializes"));
+        let record = crypto::seal_to(
+            &self.shared.public_key,
+            TREE_FLIGHTS,
+            self.id.as_bytes(),
+            &plain,
+        );
+        self.shared
+            .store
+            .insert(TREE_FLIGHTS, self.id.as_bytes(), &record)?;
+        Ok(())
+    }
+
+    fn write_chunk(&mut self) -> Result<Option<ChunkWritten>, VaultError> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let index = self.next_index;
+        let key = chunk_key(self.id, index);
+        let mut meta = self.meta.clone();
+        meta.bytes += self.buf.len() as u64;
+        meta.frames += self.buf_frames;
+        meta.chunks = index + 1;
+        if meta.first_frame_us.is_none() {
+            meta.first_frame_us = self.buf_first_us;
+        }
+        meta.last_frame_us = self.buf_last_us.or(meta.last_frame_us);
+        let meta_plain =
+            Zeroizing::new(serde_json::to_vec(&meta).expect("flight metadata serializes"));
+        let [chunk_record, meta_record] = crypto::seal_all_to(
+            &self.shared.public_key,
+            [
+                (TREE_CHUNKS, &key, &self.buf),
+                (TREE_FLIGHTS, self.id.as_bytes(), &meta_plain),
+            ],
+        );
+        // Chunk then metadata, one flush: durable together, and a metadata record never
+        // claims more than the chunks before it.
+        let store = &self.shared.store;
+        store.insert(TREE_CHUNKS, &key, &chunk_record)?;
+        store.insert(TREE_FLIGHTS, self.id.as_bytes(), &meta_record)?;
+        store.flush()?;
+        let written = ChunkWritten {
+            flight: self.id,
+            index,
+            bytes: self.buf.len(),
+            frames: self.buf_frames,
+        };
+        self.meta = meta;
+        self.next_index += 1;
+        self.buf.zeroize();
+        self.buf_frames = 0;
+        self.buf_first_us = None;
+        self.buf_last_us = None;
+        Ok(Some(written))
+    }
+}
+
+impl Drop for FlightRecorder {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort only: Drop cannot report; `finish` is the checked path.
+            let _ = self.write_chunk();
+        }
+    }
+}
+
+impl Vault {
+    /// Start recording a new flight. Works locked.
+    pub fn start_flight(&self, config: RecorderConfig) -> Result<FlightRecorder, VaultError> {
+        let recorder = FlightRecorder {
+            shared: Arc::clone(&self.shared),
+            id: FlightId::random(),
+            meta: FlightMeta {
+                started_wall_us: now_us(),
+                ..FlightMeta::default()
+            },
+            period: config.chunk_period,
+            buf: Vec::with_capacity(64 * 1024),
+            buf_frames: 0,
+            buf_first_us: None,
+            buf_last_us: None,
+            buf_started: Instant::now(),
+            next_index: 0,
+            finished: false,
+        };
+        recorder.write_meta(&recorder.meta)?;
+        self.shared.store.flush()?;
+        Ok(recorder)
+    }
+
+    /// Every recorded flight, unordered (unlocked only).
+    pub fn flights(&self) -> Result<Listing<FlightSummary>, VaultError> {
+        let listing = self.shared.list_json::<FlightMeta>(TREE_FLIGHTS)?;
+        let mut out = Listing {
+            items: Vec::with_capacity(listing.items.len()),
+            damaged: listing.damaged,
+        };
+        for (key, meta) in listing.items {
+            match <[u8; 16]>::try_from(key.as_slice()) {
+                Ok(id) => out.items.push(FlightSummary::new(FlightId(id), &meta)),
+                Err(_) => out.damaged.push(VaultError::corrupt(TREE_FLIGHTS, &key)),
+            }
+        }
+        out.items.sort_by_key(|f| f.start_us);
+        Ok(out)
+    }
+
+    /// One flight's summary (unlocked only).
+    pub fn flight(&self, id: FlightId) -> Result<FlightSummary, VaultError> {
+        let meta: FlightMeta = self
+            .shared
+            .get_json(TREE_FLIGHTS, id.as_bytes())?
+            .ok_or_else(|| not_found(id))?;
+        Ok(FlightSummary::new(id, &meta))
+    }
+
+    /// The tlog bytes of one chunk (unlocked only).
+    pub fn flight_chunk(&self, id: FlightId, index: u32) -> Result<Vec<u8>, VaultError> {
+        let key = chunk_key(id, index);
+        self.shared
+            .get_plain(TREE_CHUNKS, &key)?
+            .map(|p| p.to_vec())
+            .ok_or(VaultError::NotFound {
+                what: "flight chunk",
+                id: format!("{id}/{index}"),
+            })
+    }
+
+    /// Write a flight as a plain `.tlog` (unlocked only; audited as `Exported`). Damaged
+    /// or missing chunks are skipped and reported, not fatal.
+    pub fn export_flight_tlog(
+        &self,
+        id: FlightId,
+        out: &mut impl Write,
+    ) -> Result<ExportReport, VaultError> {
+        if !self.is_unlocked() {
+            return Err(VaultError::Locked);
+        }
+        let mut report = ExportReport::default();
+        let mut expected = 0u32;
+        let mut seen_any = self
+            .shared
+            .store
+            .get(TREE_FLIGHTS, id.as_bytes())?
+            .is_some();
+        for entry in self.shared.store.scan_prefix(TREE_CHUNKS, id.as_bytes()) {
+            let (key, record) = entry?;
+            seen_any = true;
+            let Some(index) = key
+                .get(16..)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+            else {
+                report.damaged.push(VaultError::corrupt(TREE_CHUNKS, &key));
+                continue;
+            };
+            report.missing_chunks.extend(expected..index);
+            expected = index.saturating_add(1);
+            match self
+                .shared
+                .with_secrets(|s| s.open(TREE_CHUNKS, &key, &record))
+            {
+                Ok(plain) => {
+                    out.write_all(&plain)?;
+                    report.chunks += 1;
+                    report.bytes += plain.len() as u64;
+                }
+                Err(VaultError::Locked) => return Err(VaultError::Locked),
+                Err(e) => report.damaged.push(e),
+            }
+        }
+        if !seen_any {
+            return Err(not_found(id));
+        }
+        out.flush()?;
+        self.audit(AuditEvent::Exported {
+            what: format!("flight {id} as .tlog"),
+        })?;
+        Ok(report)
+    }
+
+    /// Delete a flight and all its chunks (unlocked only; audited).
+    pub fn delete_flight(&self, id: FlightId) -> Result<(), VaultError> {
+        if !self.is_unlocked() {
+            return Err(VaultError::Locked);
+        }
+        let store = &self.shared.store;
+        let mut found = store.get(TREE_FLIGHTS, id.as_bytes())?.is_some();
+        let keys: Vec<Vec<u8>> = store
+            .scan_prefix(TREE_CHUNKS, id.as_bytes())
+            .map(|e| e.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        found |= !keys.is_empty();
+        if !found {
+            return Err(not_found(id));
+        }
+        // Metadata first: a crash midway leaves unlisted chunks, never a listed flight
+        // with holes.
+        store.remove(TREE_FLIGHTS, id.as_bytes())?;
+        for key in keys {
+            store.remove(TREE_CHUNKS, &key)?;
+        }
+        store.flush()?;
+        self.audit(AuditEvent::Other {
+            kind: "flight_deleted".to_owned(),
+            detail: id.to_string(),
+        })
+    }
+}
+
+fn not_found(id: FlightId) -> VaultError {
+    VaultError::NotFound {
+        what: "flight",
+        id: id.to_string(),
+    }
+}
