@@ -3,4 +3,5 @@
 
 mod live;
 mod ops;
+mod record;
 mod replay;

@@ -127,6 +127,21 @@ fn print_event(event: &EngineEvent, json: bool) {
             text,
         } => format!("vehicle {key}: [{}] {text}", severity_name(*severity)),
         EngineEvent::Progress(p) => crate::session::progress_text(p),
+        EngineEvent::RecordingStarted { link, flight } => {
+            format!("link {}: recording flight {flight}", link.0)
+        }
+        EngineEvent::RecordingStopped {
+            link,
+            flight,
+            frames,
+            bytes,
+        } => format!(
+            "link {}: flight {flight} recorded ({frames} frames, {bytes} bytes)",
+            link.0
+        ),
+        EngineEvent::RecordingFailed { link, error } => {
+            format!("link {}: RECORDING FAILED: {error}", link.0)
+        }
     };
     if json {
         eprintln!("{text}");

@@ -15,6 +15,7 @@ use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::ops::{Op, OpContext, OpError, OpKind, OpRequest, Resource};
+use crate::record::Recording;
 use crate::{
     gcs, EngineConfig, EngineError, EngineEvent, LinkId, LinkInfo, LinkState, Request, SeriesChunk,
     SeriesCursor, Telemetry, VehicleKey, VehicleSnapshot,
@@ -40,6 +41,10 @@ struct LinkEntry {
     detail: Option<String>,
     /// (rx_frames, seq_gaps) once a second, newest last.
     counters: VecDeque<(u64, u64)>,
+    /// The flight this link session is recorded into, and what it has been told.
+    recording: Option<Recording>,
+    recorded_sysids: Vec<u8>,
+    recorded_armed: bool,
 }
 
 impl LinkEntry {
@@ -160,8 +165,9 @@ impl Actor {
             }
             Request::Disconnect { link, reply } => {
                 let result = match self.links.remove(&link) {
-                    Some(entry) => {
+                    Some(mut entry) => {
                         entry.cancel.cancel();
+                        finish_in_background(entry.recording.take());
                         Ok(())
                     }
                     None => Err(EngineError::NoSuchLink(link.0)),
@@ -179,6 +185,20 @@ impl Actor {
                 let _ = reply.send(self.telemetry(cursor));
             }
             Request::Op(request) => self.submit(request),
+            Request::FinishRecordings { reply } => {
+                let writers: Vec<_> = self
+                    .links
+                    .values_mut()
+                    .filter_map(|l| l.recording.take())
+                    .filter_map(Recording::finish)
+                    .collect();
+                tokio::task::spawn_blocking(move || {
+                    for writer in writers {
+                        let _ = writer.join();
+                    }
+                    let _ = reply.send(());
+                });
+            }
             Request::Pending { reply } => {
                 let pending = self.links.values().map(|l| l.sender.pending()).sum();
                 let _ = reply.send(pending);
@@ -204,6 +224,28 @@ impl Actor {
         let mut link = Link::open(&address, options, cancel.clone()).await?;
         let id = LinkId(self.next_link);
         self.next_link += 1;
+        let recording = match &self.config.record_to {
+            Some(to) if !matches!(address, Address::Replay { .. }) => {
+                match Recording::start(to, id, self.events.clone()) {
+                    Ok(r) => {
+                        self.emit(EngineEvent::RecordingStarted {
+                            link: id,
+                            flight: r.flight,
+                        });
+                        Some(r)
+                    }
+                    Err(error) => {
+                        // The pilot still gets the link; the failure is said, not hidden.
+                        self.emit(EngineEvent::RecordingFailed {
+                            link: id,
+                            error: error.to_string(),
+                        });
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let entry = LinkEntry {
             address,
             sender: link.sender(),
@@ -213,6 +255,9 @@ impl Actor {
             closed: None,
             detail: Some("waiting for the transport".into()),
             counters: VecDeque::new(),
+            recording,
+            recorded_sysids: Vec::new(),
+            recorded_armed: false,
         };
         self.links.insert(id, entry);
         let forward = self.link_events.clone();
@@ -247,12 +292,14 @@ impl Actor {
                 self.emit(EngineEvent::LinkDown { link: id, reason });
             }
             Some(LinkEvent::Ended { reason }) => {
+                finish_in_background(link.recording.take());
                 link.transport_up = false;
                 link.closed = Some(reason.clone());
                 link.detail = Some(reason.clone());
                 self.emit(EngineEvent::LinkClosed { link: id, reason });
             }
             None => {
+                finish_in_background(link.recording.take());
                 if link.closed.is_none() {
                     let reason = "the link stopped".to_string();
                     link.closed = Some(reason.clone());
@@ -264,6 +311,9 @@ impl Actor {
                 // A frame proves the transport is up even where the transport has no notion of
                 // it (a datagram socket hears before it is told).
                 link.transport_up = true;
+                if let Some(recording) = &mut link.recording {
+                    recording.frame(time_us, &frame.raw);
+                }
                 self.on_message(id, frame.sysid(), frame.compid(), time_us, &frame.msg);
             }
         }
@@ -303,6 +353,13 @@ impl Actor {
         if let Some(sample) = vehicle.state.apply(time_us, msg) {
             vehicle.series.push(time_us, &sample);
         }
+        let armed = vehicle.state.armed == Some(true);
+        if let Some(entry) = self.links.get_mut(&link) {
+            note_in_recording(entry, sysid, armed);
+        }
+        let Some(vehicle) = self.vehicles.get_mut(&key) else {
+            return;
+        };
         let mut recovered = false;
         let mut first_heartbeat = false;
         match msg {
@@ -493,6 +550,7 @@ impl Actor {
                     },
                     stats: l.stats.snapshot(),
                     quality_pct: l.quality_pct(),
+                    flight: l.recording.as_ref().map(|r| r.flight),
                 }
             })
             .collect();
@@ -705,6 +763,31 @@ impl Actor {
         if finished && !self.queued.is_empty() {
             self.start_queued();
         }
+    }
+}
+
+/// Tells a link's recording about a vehicle heard on it, and its first arming.
+fn note_in_recording(entry: &mut LinkEntry, sysid: u8, armed: bool) {
+    let Some(recording) = &entry.recording else {
+        return;
+    };
+    if !entry.recorded_sysids.contains(&sysid) {
+        entry.recorded_sysids.push(sysid);
+        recording.vehicle(sysid);
+    }
+    if armed && !entry.recorded_armed {
+        entry.recorded_armed = true;
+        recording.armed();
+    }
+}
+
+/// Closes a flight without making the actor wait for the disk.
+fn finish_in_background(recording: Option<Recording>) {
+    if let Some(writer) = recording.and_then(Recording::finish) {
+        // Joining only waits for the writer; it reports its own outcome as an event.
+        tokio::task::spawn_blocking(move || {
+            let _ = writer.join();
+        });
     }
 }
 

@@ -8,6 +8,7 @@
 mod actor;
 pub mod gcs;
 mod ops;
+mod record;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,7 +20,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use airgap_core::series::Group as SeriesGroup;
+pub use airgap_vault;
+pub use airgap_vault::FlightId;
 pub use ops::{OpError, OpKind, OpProgress, ProgressUnit, UploadReport};
+pub use record::RecordTo;
 
 use airgap_core::command::{Accepted, Command};
 use airgap_core::dialect::MavMissionType;
@@ -44,6 +48,9 @@ pub struct EngineConfig {
     /// Move parameters and missions over MAVFTP when the vehicle offers it (falling back to
     /// the classic protocols when it fails). Off: always the classic protocols.
     pub use_ftp: bool,
+    /// Record every link session (except replays) into this vault, from the moment the
+    /// link opens until it closes; works whether the vault is locked or not.
+    pub record_to: Option<RecordTo>,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +63,7 @@ impl Default for EngineConfig {
             stream_rate_hz: 4,
             series_capacity: airgap_core::series::DEFAULT_CAPACITY,
             use_ftp: true,
+            record_to: None,
         }
     }
 }
@@ -98,6 +106,8 @@ pub struct LinkInfo {
     pub stats: LinkStats,
     /// Share of frames that arrived over the last few seconds, from sequence gaps (0–100).
     pub quality_pct: Option<f64>,
+    /// The flight this link is being recorded into.
+    pub flight: Option<FlightId>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +206,22 @@ pub enum EngineEvent {
     },
     /// A transfer moved on (at most every 100 ms per operation, and at its last item).
     Progress(OpProgress),
+    RecordingStarted {
+        link: LinkId,
+        flight: FlightId,
+    },
+    /// The flight is closed and on disk.
+    RecordingStopped {
+        link: LinkId,
+        flight: FlightId,
+        frames: u64,
+        bytes: u64,
+    },
+    /// Recording stopped on an error (disk full, vault damaged); the link goes on.
+    RecordingFailed {
+        link: LinkId,
+        error: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +258,10 @@ pub(crate) enum Request {
     /// Frames queued on all links and not yet handed to their transports.
     Pending {
         reply: oneshot::Sender<usize>,
+    },
+    /// Close every recorded flight; the reply comes once they are on disk.
+    FinishRecordings {
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -454,6 +484,16 @@ impl EngineHandle {
         }
         // The transport has taken the last frame; give its write a moment to complete.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        // Closing the flights must not be cut short: a recording's last second is on disk
+        // only when this returns. The limit is for the links; the disk gets a few seconds.
+        let finish = self.call(|reply| Request::FinishRecordings { reply });
+        if tokio::time::timeout(remaining + Duration::from_secs(5), finish)
+            .await
+            .is_err()
+        {
+            tracing::warn!("recordings did not close in time");
+        }
         self.shutdown();
     }
 }
