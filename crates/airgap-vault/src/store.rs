@@ -75,11 +75,27 @@ impl SledStore {
                 StoreError::Io(e)
             });
         }
-        let db = sled::Config::new()
-            .path(dir.join(SLED_DIR))
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(from_sled)?;
+        // Our lock is held, so no other process has the vault. sled takes a lock of its own
+        // on its files, which the background threads of a store this process just dropped
+        // may hold for a moment longer: wait that out rather than report a busy vault.
+        let deadline = std::time::Instant::now() + SLED_RELEASE_WAIT;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir.join(SLED_DIR))
+                .cache_capacity(SLED_CACHE_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                // sled reports its lock as an `Other` I/O error with this text.
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(from_sled(e)),
+            }
+        };
         Ok(SledStore {
             db,
             trees: Mutex::new(HashMap::new()),
@@ -132,6 +148,9 @@ impl Store for SledStore {
         Ok(())
     }
 }
+
+/// How long a store this process just dropped may keep sled's own file lock.
+const SLED_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn from_sled(e: sled::Error) -> StoreError {
     match e {
