@@ -4,10 +4,14 @@
 
 mod bench;
 mod cmd;
+mod log;
 mod mission;
 mod params;
+mod record;
+mod secret;
 mod session;
 mod sim;
+mod vault;
 mod watch;
 
 use std::process::ExitCode;
@@ -39,10 +43,17 @@ enum Command {
     /// Send one command (arm, disarm, mode, takeoff, land, rtl, goto, sethome); exit status 0
     /// only when the vehicle accepted it, 1 when it refused, 3 when it did not answer.
     Cmd(cmd::CmdArgs),
-    /// Upload, download, clear or convert missions, geofences and rally points.
+    /// Upload, download, clear or convert missions, geofences and rally points; save them in
+    /// the vault, list and export them.
     Mission(mission::MissionArgs),
     /// Download, get, set, load or diff parameters.
     Params(params::ParamsArgs),
+    /// Create the encrypted vault, show its status, lock it, or change its passphrase.
+    Vault(vault::VaultArgs),
+    /// Record a link session into the vault as a flight (no passphrase needed).
+    Record(record::RecordArgs),
+    /// List the flights in the vault, or export one as a .tlog.
+    Log(log::LogArgs),
     /// Measure frame parsing and state update on a .tlog, in frames per second.
     Bench(bench::BenchArgs),
 }
@@ -64,6 +75,10 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Bench(args) => bench::run(args),
+        // Synchronous: the vault's calls block (key derivation for about half a second), and
+        // nothing else runs meanwhile.
+        Command::Vault(args) => vault::run(args),
+        Command::Log(args) => log::run(args),
         command => runtime().and_then(|rt| {
             rt.block_on(async move {
                 match command {
@@ -73,7 +88,10 @@ fn main() -> ExitCode {
                     Command::Cmd(args) => cmd::run(args).await,
                     Command::Mission(args) => mission::run(args).await,
                     Command::Params(args) => params::run(args).await,
-                    Command::Bench(_) => unreachable!("handled above"),
+                    Command::Record(args) => record::run(args).await,
+                    Command::Bench(_) | Command::Vault(_) | Command::Log(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }),

@@ -1,5 +1,6 @@
 //! `airgap mission`: upload, download, clear and convert missions, geofences and rally
-//! points, in QGroundControl `.plan` or `.waypoints` (QGC WPL 110) files.
+//! points, in QGroundControl `.plan` or `.waypoints` (QGC WPL 110) files; save them in the
+//! vault, list the saved ones and export them again.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,12 +10,14 @@ use airgap_core::mission::plan_file::{self, GeoPoint, HomeItem, PlanMeta};
 use airgap_core::mission::transfer::TransferError;
 use airgap_core::mission::{waypoints_file, MissionItem, Plan};
 use airgap_engine::OpError;
+use airgap_vault::{AuditEvent, MissionId};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::open_session;
 use crate::session::{self, Session, Target};
+use crate::vault;
 
 #[derive(Args)]
 pub struct MissionArgs {
@@ -61,6 +64,30 @@ enum Verb {
     },
     /// Convert between .plan and .waypoints (a .waypoints file holds no geofence or rally).
     Convert { input: PathBuf, output: PathBuf },
+    /// Save a .plan or .waypoints file in the vault under a name (needs the passphrase).
+    ///
+    /// Prints the saved mission's id.
+    Save {
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the missions saved in the vault (needs the passphrase).
+    List {
+        /// One JSON object per mission per line: id, name, saved (RFC 3339, UTC), mission,
+        /// fence, rally.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a saved mission as a .plan or .waypoints file (needs the passphrase).
+    ///
+    /// The file is not encrypted; the export is recorded in the vault's audit trail.
+    Export {
+        /// The mission's id, as `airgap mission list` shows it.
+        id: MissionId,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -184,6 +211,14 @@ fn list(plan: &Plan, t: MavMissionType) -> &[MissionItem] {
 
 pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
     match args.verb {
+        // The vault's calls block (key derivation takes about half a second).
+        Verb::Save { file, name } => {
+            tokio::task::spawn_blocking(move || save(&file, &name)).await?
+        }
+        Verb::List { json } => tokio::task::spawn_blocking(move || list_saved(json)).await?,
+        Verb::Export { id, output } => {
+            tokio::task::spawn_blocking(move || export(id, &output)).await?
+        }
         Verb::Convert { input, output } => {
             let loaded = read_file(&input, HomeItem::Seq0)?;
             write_file(&output, &loaded.plan, &loaded.meta)?;
@@ -392,5 +427,119 @@ async fn clear(session: &Session, kind: Option<Kind>) -> anyhow::Result<ExitCode
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save(file: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    // Read and checked before the passphrase is asked for.
+    let kind = file_kind(file)?;
+    let loaded = read_file(file, HomeItem::Seq0)?;
+    let name = name.trim();
+    if name.is_empty() {
+        anyhow::bail!("a saved mission needs a name (--name)");
+    }
+    let vault = vault::open_unlocked()?;
+    let id = match kind {
+        // Kept as written, so exporting it as a .plan gives the same document back.
+        FileKind::Plan => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            vault.save_mission(name, &text)
+        }
+        FileKind::Waypoints => vault.save_plan(name, &loaded.plan, &loaded.meta),
+    }
+    .map_err(vault::explain)?;
+    vault
+        .audit(AuditEvent::Imported {
+            what: format!("mission {id} from a .{} file", extension(kind)),
+        })
+        .map_err(vault::explain)?;
+    let counts = vault.mission(id).map_err(vault::explain)?.summary.counts;
+    println!("{id}");
+    eprintln!(
+        "airgap: saved {} as \"{name}\": {} mission items, {} fence, {} rally",
+        file.display(),
+        counts.mission,
+        counts.fence,
+        counts.rally
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn extension(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Plan => "plan",
+        FileKind::Waypoints => "waypoints",
+    }
+}
+
+fn list_saved(json: bool) -> anyhow::Result<ExitCode> {
+    let vault = vault::open_unlocked()?;
+    let listing = vault.missions().map_err(vault::explain)?;
+    if !json {
+        println!(
+            "{:<32}  {:<20}  {:>7}  {:>5}  {:>5}  NAME",
+            "ID", "SAVED (UTC)", "MISSION", "FENCE", "RALLY"
+        );
+    }
+    for m in &listing.items {
+        let saved = crate::log::rfc3339(m.saved_at_us);
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "id": m.id,
+                    "name": m.name,
+                    "saved": saved,
+                    "mission": m.counts.mission,
+                    "fence": m.counts.fence,
+                    "rally": m.counts.rally,
+                })
+            );
+        } else {
+            println!(
+                "{:<32}  {:<20}  {:>7}  {:>5}  {:>5}  {}",
+                m.id.to_string(),
+                saved,
+                m.counts.mission,
+                m.counts.fence,
+                m.counts.rally,
+                m.name
+            );
+        }
+    }
+    for damaged in &listing.damaged {
+        eprintln!("airgap: a saved mission could not be read: {damaged}");
+    }
+    Ok(if listing.damaged.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn export(id: MissionId, output: &Path) -> anyhow::Result<ExitCode> {
+    let kind = file_kind(output)?;
+    let vault = vault::open_unlocked()?;
+    let stored = vault.mission(id).map_err(vault::explain)?;
+    match kind {
+        FileKind::Plan => std::fs::write(output, &stored.plan_json)
+            .with_context(|| format!("cannot write {}", output.display()))?,
+        FileKind::Waypoints => {
+            let file = plan_file::read_plan(&stored.plan_json, HomeItem::Seq0)
+                .with_context(|| format!("saved mission {id}"))?;
+            write_file(output, &file.plan, &file.meta)?;
+        }
+    }
+    vault
+        .audit(AuditEvent::Exported {
+            what: format!("mission {id} as .{}", extension(kind)),
+        })
+        .map_err(vault::explain)?;
+    println!(
+        "mission \"{}\" ({id}) → {}",
+        stored.summary.name,
+        output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
