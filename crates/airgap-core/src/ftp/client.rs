@@ -401,7 +401,6 @@ impl ReadFile {
         &self.rtt
     }
 
-
     fn finish(&mut self, result: Result<Vec<u8>, FtpError>) -> Vec<MavMessage> {
         let session_open = matches!(self.state, ReadState::Bursting { .. } | ReadState::Filling);
         self.in_flight.clear();
@@ -857,7 +856,6 @@ impl WriteFile {
     pub fn rtt(&self) -> &RttEstimator {
         &self.rtt
     }
-
 
     fn chunk_offset(i: usize) -> u32 {
         // `new` refuses nothing, but `start` fails files over u32::MAX bytes first.

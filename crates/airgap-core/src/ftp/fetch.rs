@@ -138,7 +138,6 @@ impl ParamFetch {
 
 delegate_transfer!(ParamFetch, Vec<Param>);
 
-
 fn decode_mission(bytes: &[u8]) -> Result<Vec<MissionItem>, FtpError> {
     Ok(mission_dat::decode(bytes)?.items)
 }
@@ -158,7 +157,6 @@ impl MissionFetch {
 }
 
 delegate_transfer!(MissionFetch, Vec<MissionItem>);
-
 
 /// Replaces one mission type's items by writing ArduPilot's `.dat` file; success means the
 /// vehicle accepted the file when it was closed.
@@ -185,4 +183,3 @@ impl MissionStore {
 }
 
 delegate_transfer!(MissionStore, ());
-
