@@ -46,6 +46,8 @@ pub struct LinkView {
     pub seq_gaps: f64,
     /// Share of expected frames that arrived over the last seconds (from sequence gaps), 0–100.
     pub quality_pct: Option<f64>,
+    /// The link session is being recorded into the vault.
+    pub recording: bool,
 }
 
 /// The newest STATUSTEXT lines of a vehicle.
@@ -268,13 +270,119 @@ pub struct ProgressView {
     pub unit: String,
 }
 
+/// Where the vault stands, as the vault screens and the status bar show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultState {
+    /// No vault in the data directory yet: the create screen.
+    Absent,
+    /// Open but locked: recording goes on, nothing recorded can be read.
+    Locked,
+    Unlocked,
+    /// It cannot be used by this window (another Airgap has it open, or it is damaged);
+    /// `detail` says why.
+    Unavailable,
+}
+
+/// The vault as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct VaultView {
+    pub state: VaultState,
+    /// Whether links are being recorded into it (decided when the app started).
+    pub recording: bool,
+    /// Why it is unavailable, or why links are not recorded; `null` when all is well.
+    pub detail: Option<String>,
+    /// The vault directory.
+    pub path: String,
+    /// Lock after this many minutes without input; `null`: never. Known only while unlocked.
+    pub auto_lock_min: Option<u32>,
+}
+
+/// A recorded flight (one link session) as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct FlightView {
+    /// Opaque id (hex).
+    pub id: String,
+    /// First and last recorded frame, milliseconds since the UNIX epoch.
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub duration_s: f64,
+    /// Size as a .tlog (timestamps included) of what reached the disk.
+    pub bytes: f64,
+    pub frames: f64,
+    /// Vehicle system ids heard, ascending.
+    pub sysids: Vec<u8>,
+    /// A vehicle was armed at some point.
+    pub armed: bool,
+    /// Closed properly; false while it is still being recorded or when the app died.
+    pub complete: bool,
+    /// A link is recording into it right now.
+    pub recording: bool,
+}
+
+/// The flights list, newest first, with a count of records that could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct FlightListView {
+    pub flights: Vec<FlightView>,
+    /// Records that failed to decrypt (damaged or tampered with); the others are listed.
+    pub damaged: u32,
+}
+
+/// What a flight export wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExportView {
+    pub file_name: String,
+    pub bytes: f64,
+    /// Chunks that failed to decrypt or were missing, skipped in the file.
+    pub damaged_chunks: u32,
+    pub missing_chunks: u32,
+}
+
+/// A recorded flight's track and altitude, decimated for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct FlightTrackView {
+    /// The vehicle whose track this is (the first one heard), `null` when none was.
+    pub sysid: Option<u8>,
+    /// Seconds since the UNIX epoch; the columns below have the same length.
+    pub t_s: Vec<f64>,
+    pub lat_deg: Vec<f64>,
+    pub lon_deg: Vec<f64>,
+    pub alt_rel_m: Vec<f64>,
+    /// Messages in the flight, and damaged stretches skipped.
+    pub messages: f64,
+    pub bad_records: f64,
+}
+
+/// A mission kept in the vault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StoredMissionView {
+    pub id: String,
+    pub name: String,
+    /// Last save or rename, milliseconds since the UNIX epoch.
+    pub saved_ms: f64,
+    pub mission_items: u32,
+    pub fence_items: u32,
+    pub rally_items: u32,
+}
+
+/// A kept parameter download.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SnapshotView {
+    pub id: String,
+    pub sysid: u8,
+    /// When the download completed, milliseconds since the UNIX epoch.
+    pub taken_ms: f64,
+    pub count: u32,
+}
+
 /// How every failed command reaches the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct IpcError {
     /// Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `no_vehicle`,
     /// `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
     /// `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
-    /// `file_failed`, `internal`.
+    /// `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
+    /// `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`.
     pub code: String,
     /// A sentence for the pilot.
     pub message: String,
@@ -317,6 +425,14 @@ mod bindings {
             one::<PlanFileView>(&cfg, "PlanFileView"),
             one::<UploadView>(&cfg, "UploadView"),
             one::<ProgressView>(&cfg, "ProgressView"),
+            one::<VaultState>(&cfg, "VaultState"),
+            one::<VaultView>(&cfg, "VaultView"),
+            one::<FlightView>(&cfg, "FlightView"),
+            one::<FlightListView>(&cfg, "FlightListView"),
+            one::<ExportView>(&cfg, "ExportView"),
+            one::<FlightTrackView>(&cfg, "FlightTrackView"),
+            one::<StoredMissionView>(&cfg, "StoredMissionView"),
+            one::<SnapshotView>(&cfg, "SnapshotView"),
         ]
     }
 

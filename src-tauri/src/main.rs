@@ -11,15 +11,21 @@ mod mission;
 mod ops;
 mod params;
 mod telemetry;
+mod vault;
 mod vehicle;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use airgap_engine::{EngineConfig, EngineHandle};
 use airgap_link::{Address, LinkOptions};
 use anyhow::Context;
 use clap::Parser;
+use tauri::Manager;
 use tokio_util::sync::CancellationToken;
+
+/// How long the links get to send what is queued when the app closes.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
 
 #[derive(Parser, Debug)]
 #[command(name = "airgap-gcs", version, about = "Airgap desktop ground station")]
@@ -34,7 +40,8 @@ struct Args {
     /// arming, taking off and circling by itself.
     #[arg(long, conflicts_with = "sim")]
     sim_manual: bool,
-    /// Where Airgap keeps its data (default: the platform's app-data directory).
+    /// Where Airgap keeps its data, the vault included (default: the platform's app-data
+    /// directory). `AIRGAP_KDF=fast` (tests only) makes a new vault cheap to unlock.
     #[arg(long, value_name = "DIR", env = "AIRGAP_DATA_DIR")]
     data_dir: Option<PathBuf>,
 }
@@ -56,11 +63,27 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Tauri's app-data directory for our identifier, found before Tauri starts (the engine
+/// and the vault start first).
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let base = dirs::data_dir().context(
+        "no platform data directory (is HOME set?); give one with --data-dir or AIRGAP_DATA_DIR",
+    )?;
+    Ok(base.join(APP_IDENTIFIER))
+}
+
+/// As in tauri.conf.json.
+const APP_IDENTIFIER: &str = "org.airgap.gcs";
+
 fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(dir) = &args.data_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    }
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => default_data_dir()?,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // Opened before the engine so that every link is recorded from the moment it opens.
+    let (vault, record_to) = vault::VaultHandle::open_at_start(&data_dir, vault::kdf_from_env());
     // One runtime for the engine and Tauri's own async work.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -70,7 +93,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
     let cancel = CancellationToken::new();
     let state = runtime.block_on(async {
-        let engine = EngineHandle::start(EngineConfig::default(), cancel.clone());
+        let config = EngineConfig {
+            record_to,
+            ..EngineConfig::default()
+        };
+        let engine = EngineHandle::start(config, cancel.clone());
         let state = commands::AppState::new(engine.clone(), cancel.clone());
         for address in &args.connect {
             engine
@@ -90,6 +117,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Used from Rust only (files.rs): the page has no dialog permission.
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
+        .manage(vault)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::connect,
@@ -111,11 +139,31 @@ fn run(args: Args) -> anyhow::Result<()> {
             mission::mission_clear,
             mission::plan_open,
             mission::plan_save,
+            vault::vault_status,
+            vault::vault_create,
+            vault::vault_unlock,
+            vault::vault_lock,
+            vault::vault_set_auto_lock,
+            vault::flights_list,
+            vault::flight_delete,
+            vault::flight_export,
+            vault::flight_track,
+            vault::missions_list,
+            vault::mission_store,
+            vault::mission_load,
+            vault::mission_rename,
+            vault::mission_delete,
+            vault::snapshots_list,
+            vault::snapshot_params,
         ])
         .build(tauri::generate_context!())
         .context("cannot start the desktop window")?;
-    app.run(move |_, event| {
+    app.run(move |app, event| {
         if let tauri::RunEvent::Exit = event {
+            // Each link's last second of recording reaches the disk and its flight is
+            // marked complete before the process ends.
+            let engine = app.state::<commands::AppState>().engine.clone();
+            runtime.block_on(engine.shutdown_gracefully(EXIT_GRACE));
             cancel.cancel();
         }
     });

@@ -469,6 +469,31 @@ pub async fn plan_save(
     Ok(Some(files::file_name(&path)))
 }
 
+/// `view` as the `.plan` document the vault keeps. Stored without a home item (PX4's
+/// convention, which the vault reads with) and the home as the planned home, so one saved
+/// mission opens the same whichever autopilot it is later sent to.
+pub(crate) fn vault_plan_json(view: &PlanView) -> Result<String, IpcError> {
+    let planned_home = view.home.as_ref().map(geo_point).transpose()?;
+    let plan = plan_of(view, HomeItem::Absent)?;
+    let meta = PlanMeta {
+        home_item: HomeItem::Absent,
+        planned_home,
+        ..PlanMeta::default()
+    };
+    plan_file::write_plan(&plan, &meta).map_err(|e| IpcError::new("invalid", e.to_string()))
+}
+
+/// The Plan view's form of a `.plan` document kept by [`vault_plan_json`].
+pub(crate) fn vault_plan_view(plan_json: &str) -> Result<PlanView, IpcError> {
+    let file = plan_file::read_plan(plan_json, HomeItem::Absent)
+        .map_err(|e| IpcError::new("vault_damaged", format!("the saved mission: {e}")))?;
+    Ok(view_of(
+        &file.plan,
+        HomeItem::Absent,
+        file.meta.planned_home,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +527,13 @@ mod tests {
             fence: vec![],
             rally: vec![],
         }
+    }
+
+    #[test]
+    fn a_plan_kept_in_the_vault_opens_as_it_was_saved() {
+        let view = plan();
+        let json = vault_plan_json(&view).expect("writes");
+        assert_eq!(vault_plan_view(&json).expect("reads"), view);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tauri::{AppHandle, State};
 use crate::commands::AppState;
 use crate::dto::{IpcError, ParamFileView, ParamView, VehicleKey};
 use crate::files;
+use crate::vault::VaultHandle;
 
 const FILTERS: &[files::Filter] = &[
     ("Parameter files", &["param", "params", "parm"]),
@@ -71,9 +72,11 @@ fn param_of(v: &ParamView) -> Result<Param, IpcError> {
 }
 
 /// Every parameter of the vehicle, or an error: never a partial list. Cancellable with `op_id`.
+/// A full download is also kept in the vault when it is unlocked (a parameter snapshot).
 #[tauri::command]
 pub async fn params_download(
     state: State<'_, AppState>,
+    vault: State<'_, VaultHandle>,
     key: VehicleKey,
     op_id: Option<u32>,
 ) -> Result<Vec<ParamView>, IpcError> {
@@ -86,7 +89,9 @@ pub async fn params_download(
             state.engine.params_download(key),
         )
         .await?;
-    Ok(params.iter().map(param_view).collect())
+    let views = params.iter().map(param_view).collect();
+    crate::vault::keep_param_snapshot(&vault, key.sysid, params).await;
+    Ok(views)
 }
 
 /// Sets one parameter and returns it as the vehicle confirmed it (PARAM_VALUE).

@@ -44,6 +44,7 @@ pub fn link_view(l: &LinkInfo) -> dto::LinkView {
         crc_errors: l.stats.crc_errors as f64,
         seq_gaps: l.stats.seq_gaps as f64,
         quality_pct: l.quality_pct,
+        recording: l.flight.is_some(),
     }
 }
 

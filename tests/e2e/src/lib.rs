@@ -611,6 +611,28 @@ impl Ui {
 // ---------------------------------------------------------------------------------------------
 // The app under test
 
+/// How to start the app beyond its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Use this data dir (and the vault in it) instead of a fresh one: for tests that start
+    /// the app more than once on the same data. It outlives the app.
+    pub data_dir: Option<PathBuf>,
+    /// Stay on the vault screen the app opens on, instead of going to the Fly view.
+    pub stay_on_vault: bool,
+}
+
+/// Whether a process still runs with `needle` in its command line (an app from an earlier
+/// launch on the same data dir, which would still hold the vault's lock).
+fn process_with_arg(needle: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()))
+    })
+}
+
 /// One running app: tauri-driver and everything under it, a WebDriver session, and the test's
 /// own data dir. Dropping it kills the processes; [`App::shutdown`] first ends the session.
 pub struct App {
@@ -621,16 +643,33 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the app with `--data-dir <its own temp dir>` and `args`.
+    /// Starts the app with `--data-dir <its own temp dir>` and `args`, on the Fly view.
     pub async fn launch(test: &str, args: &[&str]) -> Result<Self> {
+        Self::launch_with(test, args, &Launch::default()).await
+    }
+
+    /// Starts the app with `args` as `launch` says. Vaults it creates use the test-only
+    /// key derivation (`AIRGAP_KDF=fast`).
+    pub async fn launch_with(test: &str, args: &[&str], launch: &Launch) -> Result<Self> {
         check_display()?;
         let gcs = gcs_bin()?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("airgap-e2e-{test}-"))
             .tempdir()
             .context("creating the test's temp dir")?;
-        let data_dir = dir.path().join("data");
+        let data_dir = match &launch.data_dir {
+            Some(d) => d.clone(),
+            None => dir.path().join("data"),
+        };
         std::fs::create_dir_all(&data_dir)?;
+        let data_arg = data_dir.display().to_string();
+        let mut previous = Deadline::new(
+            "an earlier app on this data dir to end",
+            DRIVER_READY_TIMEOUT,
+        );
+        while process_with_arg(&data_arg) {
+            previous.tick("still running").await?;
+        }
 
         // Both ports are held at once so they differ; tauri-driver binds them right after.
         let (port, native_port) = {
@@ -646,7 +685,8 @@ impl App {
                 .arg("--native-port")
                 .arg(native_port.to_string())
                 // Inherited through WebKitWebDriver by the app.
-                .env("AIRGAP_DATA_DIR", &data_dir),
+                .env("AIRGAP_DATA_DIR", &data_dir)
+                .env("AIRGAP_KDF", "fast"),
             &dir.path().join("app.log"),
         )?;
 
@@ -661,7 +701,7 @@ impl App {
             ready.tick(format!("nothing on port {port}")).await?;
         }
 
-        let mut app_args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
+        let mut app_args = vec!["--data-dir".to_owned(), data_arg];
         app_args.extend(args.iter().map(|a| (*a).to_owned()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
@@ -693,12 +733,28 @@ impl App {
             "[e2e] {test}: app up with {args:?} in {:.1}s",
             started.elapsed().as_secs_f64()
         );
-        Ok(Self {
+        let app = Self {
             test: test.to_owned(),
             dir,
             driver,
             ui: Ui { client },
-        })
+        };
+        if !launch.stay_on_vault {
+            // The app opens on the vault screen; these tests fly.
+            let ui = app.ui();
+            let fly = testid("view-fly");
+            let went = async {
+                ui.wait_present(&fly, "the view tabs", COMMAND_TIMEOUT)
+                    .await?;
+                ui.click(&fly).await
+            };
+            if let Err(e) = went.await {
+                let log = app.driver.log_tail(40);
+                app.shutdown().await;
+                bail!("cannot reach the Fly view: {e:#}\n--- app log\n{log}");
+            }
+        }
+        Ok(app)
     }
 
     pub fn ui(&self) -> Ui {
@@ -775,7 +831,16 @@ where
     F: FnOnce(Ui, PathBuf) -> Fut,
     Fut: Future<Output = Result<()>> + Send + 'static,
 {
-    let app = match App::launch(test, args).await {
+    run_app_test_with(test, args, &Launch::default(), body).await;
+}
+
+/// [`run_app_test`], started as `launch` says.
+pub async fn run_app_test_with<F, Fut>(test: &str, args: &[&str], launch: &Launch, body: F)
+where
+    F: FnOnce(Ui, PathBuf) -> Fut,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let app = match App::launch_with(test, args, launch).await {
         Ok(app) => app,
         Err(e) => panic!("{test}: could not start the app: {e:#}"),
     };

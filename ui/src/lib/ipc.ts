@@ -20,6 +20,12 @@ import type { TelemetryTick } from "./bindings/TelemetryTick";
 import type { UploadView } from "./bindings/UploadView";
 import type { VehicleAction } from "./bindings/VehicleAction";
 import type { VehicleKey } from "./bindings/VehicleKey";
+import type { ExportView } from "./bindings/ExportView";
+import type { FlightListView } from "./bindings/FlightListView";
+import type { FlightTrackView } from "./bindings/FlightTrackView";
+import type { SnapshotView } from "./bindings/SnapshotView";
+import type { StoredMissionView } from "./bindings/StoredMissionView";
+import type { VaultView } from "./bindings/VaultView";
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -56,6 +62,27 @@ export interface Backend {
   /** `key` decides ArduPilot's or PX4's home convention (ArduPilot when null). */
   planOpen(key: VehicleKey | null): Promise<PlanFileView | null>;
   planSave(key: VehicleKey | null, plan: PlanView): Promise<string | null>;
+
+  vaultStatus(): Promise<VaultView>;
+  /** First start: creates the vault and leaves it unlocked. */
+  vaultCreate(passphrase: string): Promise<VaultView>;
+  /** Rejects with `wrong_passphrase` (the vault audits the attempt). */
+  vaultUnlock(passphrase: string): Promise<VaultView>;
+  vaultLock(): Promise<VaultView>;
+  /** Idle minutes before the UI locks the vault; null: never. */
+  vaultSetAutoLock(minutes: number | null): Promise<VaultView>;
+  flightsList(): Promise<FlightListView>;
+  flightDelete(id: string): Promise<void>;
+  /** Asks where to save the .tlog; null when the pilot cancelled. */
+  flightExport(id: string): Promise<ExportView | null>;
+  flightTrack(id: string): Promise<FlightTrackView>;
+  missionsList(): Promise<StoredMissionView[]>;
+  missionStore(name: string, plan: PlanView): Promise<StoredMissionView>;
+  missionLoad(id: string): Promise<PlanView>;
+  missionRename(id: string, name: string): Promise<void>;
+  missionDelete(id: string): Promise<void>;
+  snapshotsList(): Promise<SnapshotView[]>;
+  snapshotParams(id: string): Promise<ParamView[]>;
 }
 
 export interface LoadedBackend {
@@ -100,6 +127,22 @@ export function tauriBackend(): Backend {
     missionClear: (key) => invoke<void>("mission_clear", { key }),
     planOpen: (key) => invoke<PlanFileView | null>("plan_open", { key }),
     planSave: (key, plan) => invoke<string | null>("plan_save", { key, plan }),
+    vaultStatus: () => invoke<VaultView>("vault_status"),
+    vaultCreate: (passphrase) => invoke<VaultView>("vault_create", { passphrase }),
+    vaultUnlock: (passphrase) => invoke<VaultView>("vault_unlock", { passphrase }),
+    vaultLock: () => invoke<VaultView>("vault_lock"),
+    vaultSetAutoLock: (minutes) => invoke<VaultView>("vault_set_auto_lock", { minutes }),
+    flightsList: () => invoke<FlightListView>("flights_list"),
+    flightDelete: (id) => invoke<void>("flight_delete", { id }),
+    flightExport: (id) => invoke<ExportView | null>("flight_export", { id }),
+    flightTrack: (id) => invoke<FlightTrackView>("flight_track", { id }),
+    missionsList: () => invoke<StoredMissionView[]>("missions_list"),
+    missionStore: (name, plan) => invoke<StoredMissionView>("mission_store", { name, plan }),
+    missionLoad: (id) => invoke<PlanView>("mission_load", { id }),
+    missionRename: (id, name) => invoke<void>("mission_rename", { id, name }),
+    missionDelete: (id) => invoke<void>("mission_delete", { id }),
+    snapshotsList: () => invoke<SnapshotView[]>("snapshots_list"),
+    snapshotParams: (id) => invoke<ParamView[]>("snapshot_params", { id }),
   };
 }
 

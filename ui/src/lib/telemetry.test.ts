@@ -17,6 +17,7 @@ function link(id: number, over: Partial<LinkView> = {}): LinkView {
     crc_errors: 0,
     seq_gaps: 0,
     quality_pct: 100,
+    recording: false,
     ...over,
   };
 }

@@ -8,7 +8,8 @@ export type IpcError = {
  * Stable machine-readable code: `bad_address`, `link_failed`, `no_such_link`, `no_vehicle`,
  * `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
  * `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
- * `file_failed`, `internal`.
+ * `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
+ * `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`.
  */
 code: string, 
 /**

@@ -16,4 +16,8 @@ detail: string | null, rx_frames: number, tx_frames: number, rx_bytes: number, t
 /**
  * Share of expected frames that arrived over the last seconds (from sequence gaps), 0–100.
  */
-quality_pct: number | null, };
+quality_pct: number | null, 
+/**
+ * The link session is being recorded into the vault.
+ */
+recording: boolean, };

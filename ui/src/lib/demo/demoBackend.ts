@@ -3,7 +3,8 @@
 // and the UI then shows "DEMO DATA (no backend)". It never touches the network.
 //
 // URL switches: `?demo=empty` starts with no link, `?demo=lost` loses the vehicle after
-// 4 s, `?demo=multi` adds a second vehicle.
+// 4 s, `?demo=multi` adds a second vehicle. The vault starts locked (passphrase
+// `demo passphrase`); `?vault=absent` starts without one, `?vault=open` unlocked.
 import type { AppInfo } from "../bindings/AppInfo";
 import type { IpcError } from "../bindings/IpcError";
 import type { LinkView } from "../bindings/LinkView";
@@ -17,6 +18,9 @@ import type { ProgressView } from "../bindings/ProgressView";
 import type { VehicleKey } from "../bindings/VehicleKey";
 import type { Backend } from "../ipc";
 import { KNOWN_PARAMS } from "../params";
+import type { FlightView } from "../bindings/FlightView";
+import type { StoredMissionView } from "../bindings/StoredMissionView";
+import type { VaultView } from "../bindings/VaultView";
 
 const TICK_MS = 50;
 const SAMPLES_PER_TICK = 2;
@@ -194,6 +198,7 @@ export function createDemoBackend(params: URLSearchParams): Backend {
       crc_errors: 0,
       seq_gaps: 0,
       quality_pct: 100,
+      recording: true,
       sim,
     };
     links.push(link);
@@ -211,6 +216,7 @@ export function createDemoBackend(params: URLSearchParams): Backend {
   const vehicleParams = demoParams();
   let vehiclePlan: PlanView = { home: { lat_deg: HOME.lat, lon_deg: HOME.lon, alt_msl_m: HOME.altMsl }, mission: [], fence: [], rally: [] };
   const cancelled = new Set<number>();
+  const storedPlans = new Map<string, PlanView>();
   const noFiles = () => reject("file_failed", "Opening and saving files needs the desktop app (demo).");
 
   /** Pretends to move `total` items, reporting progress like the engine (every 100 ms). */
@@ -224,7 +230,124 @@ export function createDemoBackend(params: URLSearchParams): Backend {
     return undefined;
   };
 
+  // The demo vault: in memory, gone on reload.
+  const DEMO_PASS = "demo passphrase";
+  const vaultParam = params.get("vault");
+  let vaultPass: string | null = vaultParam === "absent" ? null : DEMO_PASS;
+  let unlocked = vaultParam === "open";
+  let autoLockMin: number | null = 10;
+  const dayMs = 86_400_000;
+  const startedMs = Date.now();
+  let flights: FlightView[] = [
+    { id: "d1", start_ms: startedMs - 2 * dayMs, end_ms: startedMs - 2 * dayMs + 1_260_000, duration_s: 1260, bytes: 9_830_400, frames: 201_000, sysids: [1], armed: true, complete: true, recording: false },
+    { id: "d2", start_ms: startedMs - dayMs, end_ms: startedMs - dayMs + 95_000, duration_s: 95, bytes: 512_000, frames: 10_400, sysids: [1, 2], armed: false, complete: false, recording: false },
+  ];
+  let missions: StoredMissionView[] = [];
+  const vaultView = (): VaultView => ({
+    state: vaultPass === null ? "absent" : unlocked ? "unlocked" : "locked",
+    recording: vaultPass !== null,
+    detail: null,
+    path: "(demo, in memory)",
+    auto_lock_min: unlocked ? autoLockMin : null,
+  });
+  const needUnlocked = async (): Promise<void> => {
+    if (vaultPass === null) return reject("no_vault", "There is no vault yet: create one first.");
+    if (!unlocked) return reject("locked", "The vault is locked: unlock it first.");
+  };
+
   return {
+    vaultStatus: async () => vaultView(),
+    vaultCreate: async (passphrase) => {
+      if (vaultPass !== null) return reject("invalid", "There is a vault already: unlock it instead.");
+      await sleep(300);
+      vaultPass = passphrase;
+      unlocked = true;
+      return vaultView();
+    },
+    vaultUnlock: async (passphrase) => {
+      await sleep(350);
+      if (passphrase !== vaultPass) return reject("wrong_passphrase", "Wrong passphrase. The attempt is recorded in the vault's audit trail.");
+      unlocked = true;
+      return vaultView();
+    },
+    vaultLock: async () => {
+      unlocked = false;
+      return vaultView();
+    },
+    vaultSetAutoLock: async (minutes) => {
+      await needUnlocked();
+      autoLockMin = minutes;
+      return vaultView();
+    },
+    flightsList: async () => {
+      await needUnlocked();
+      const live: FlightView[] = links.map((l) => ({
+        id: `live${l.id}`,
+        start_ms: startedMs,
+        end_ms: Date.now(),
+        duration_s: (Date.now() - startedMs) / 1000,
+        bytes: l.rx_bytes + 8 * l.rx_frames,
+        frames: l.rx_frames,
+        sysids: l.sim.map((v) => v.sysid),
+        armed: l.sim.length > 0,
+        complete: false,
+        recording: true,
+      }));
+      return { flights: [...live, ...flights.slice().reverse()], damaged: 0 };
+    },
+    flightDelete: async (id) => {
+      await needUnlocked();
+      flights = flights.filter((f) => f.id !== id);
+    },
+    flightExport: noFiles,
+    flightTrack: async (id) => {
+      await needUnlocked();
+      const v = new DemoVehicle(1, 0, null);
+      const t_s: number[] = [];
+      const lat: number[] = [];
+      const lon: number[] = [];
+      const alt: number[] = [];
+      for (let t = 0; t < 300; t += 1) {
+        const s = v.state(t);
+        t_s.push(startedMs / 1000 + t);
+        lat.push(s.lat);
+        lon.push(s.lon);
+        alt.push(s.altRel);
+      }
+      return { sysid: id === "d2" ? 2 : 1, t_s, lat_deg: lat, lon_deg: lon, alt_rel_m: alt, messages: 3000, bad_records: 0 };
+    },
+    missionsList: async () => {
+      await needUnlocked();
+      return missions.slice().sort((a, b) => a.name.localeCompare(b.name));
+    },
+    missionStore: async (name, plan) => {
+      await needUnlocked();
+      const m: StoredMissionView = { id: `m${Date.now()}`, name, saved_ms: Date.now(), mission_items: plan.mission.length, fence_items: plan.fence.length, rally_items: plan.rally.length };
+      missions.push(m);
+      storedPlans.set(m.id, structuredClone(plan));
+      return m;
+    },
+    missionLoad: async (id) => {
+      await needUnlocked();
+      const p = storedPlans.get(id);
+      return p ? structuredClone(p) : reject("not_found", `No mission with id ${id}`);
+    },
+    missionRename: async (id, name) => {
+      await needUnlocked();
+      missions = missions.map((m) => (m.id === id ? { ...m, name, saved_ms: Date.now() } : m));
+    },
+    missionDelete: async (id) => {
+      await needUnlocked();
+      missions = missions.filter((m) => m.id !== id);
+    },
+    snapshotsList: async () => {
+      await needUnlocked();
+      return [{ id: "s1", sysid: 1, taken_ms: startedMs - dayMs, count: vehicleParams.length }];
+    },
+    snapshotParams: async () => {
+      await needUnlocked();
+      return vehicleParams.map((p) => (p.name === "RTL_ALT" ? { ...p, value: 2000 } : { ...p }));
+    },
     appInfo: async (): Promise<AppInfo> => ({
       version: "0.1.0-demo",
       sim_address: scenario === "empty" ? null : "tcp:127.0.0.1:5760",
@@ -250,6 +373,7 @@ export function createDemoBackend(params: URLSearchParams): Backend {
         crc_errors: 0,
         seq_gaps: 0,
         quality_pct: null,
+        recording: true,
         sim: [],
       };
       links.push(link);
