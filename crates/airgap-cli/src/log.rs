@@ -1,11 +1,12 @@
-//! `airgap log`: the flights recorded in the vault — list them, and export one as a plain
-//! `.tlog` (a deliberate, audited act: the file is not encrypted).
+//! `airgap log`: the flights recorded in the vault — list them, export one as a plain
+//! `.tlog` (a deliberate, audited act: the file is not encrypted), and import a `.tlog`
+//! recorded elsewhere as a flight (audited too).
 
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airgap_vault::{FlightId, FlightSummary};
+use airgap_vault::{FlightId, FlightSummary, Vault};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -38,12 +39,20 @@ enum Verb {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Import a .tlog (from MAVProxy, Mission Planner, QGroundControl) as a flight (needs the
+    /// passphrase).
+    ///
+    /// The flight keeps the file's bytes as they are: exporting it gives the same file. Its
+    /// vehicles and whether one was armed come from the vehicles' HEARTBEATs in it. Prints the
+    /// new flight's id. The import is recorded in the vault's audit trail.
+    Import { file: PathBuf },
 }
 
 pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
     match args.verb {
         Verb::List { json } => list(json),
         Verb::Export { id, output } => export(id, output),
+        Verb::Import { file } => import(&file),
     }
 }
 
@@ -99,15 +108,7 @@ fn flight_json(f: &FlightSummary) -> serde_json::Value {
 }
 
 fn flight_line(f: &FlightSummary) -> String {
-    let vehicles = if f.sysids.is_empty() {
-        "-".to_owned()
-    } else {
-        f.sysids
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let vehicles = vehicles_text(&f.sysids);
     let mut notes = Vec::new();
     if f.armed_ever {
         notes.push("armed");
@@ -132,7 +133,7 @@ fn duration_text(s: f64) -> String {
     format!("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
 }
 
-fn size_text(bytes: u64) -> String {
+pub fn size_text(bytes: u64) -> String {
     const KIB: f64 = 1024.0;
     let b = bytes as f64;
     if b < KIB {
@@ -186,6 +187,44 @@ fn export(id: FlightId, output: PathBuf) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         },
     )
+}
+
+fn import(file: &Path) -> anyhow::Result<ExitCode> {
+    // Read before the passphrase is asked for: a wrong path fails first.
+    let tlog = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let vault = vault::open_unlocked()?;
+    let flight = import_tlog(&vault, file, &tlog)?;
+    println!("{}", flight.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Import `tlog` (read from `file`) as a flight and say on stderr what it holds.
+pub fn import_tlog(vault: &Vault, file: &Path, tlog: &[u8]) -> anyhow::Result<FlightSummary> {
+    let flight = vault
+        .import_tlog(tlog)
+        .map_err(vault::explain)
+        .with_context(|| format!("importing {}", file.display()))?;
+    eprintln!(
+        "airgap: imported {} as flight {}: {} frames, {}, vehicles {}",
+        file.display(),
+        flight.id,
+        flight.frames,
+        size_text(flight.bytes),
+        vehicles_text(&flight.sysids)
+    );
+    Ok(flight)
+}
+
+fn vehicles_text(sysids: &[u8]) -> String {
+    if sysids.is_empty() {
+        "-".to_owned()
+    } else {
+        sysids
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 #[cfg(test)]

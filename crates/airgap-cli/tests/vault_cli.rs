@@ -1,7 +1,8 @@
 //! The vault as a script uses it: `airgap vault`, `record`, `log` and `mission
 //! save|list|export` run as processes on a scratch AIRGAP_DATA_DIR, with passphrases in files
 //! and cheap key derivation (AIRGAP_KDF=fast). A flight is recorded from `airgap sim` over
-//! loopback UDP, exported, and read back by pymavlink.
+//! loopback UDP, exported, and read back by pymavlink. Files are imported, bundled with
+//! `vault export`, and carried into a second data directory with `vault import`.
 
 mod common;
 
@@ -55,7 +56,8 @@ impl Data {
             .env("AIRGAP_DATA_DIR", &self.data)
             .env("AIRGAP_KDF", "fast")
             .env_remove("AIRGAP_PASSPHRASE_FILE")
-            .env_remove("AIRGAP_NEW_PASSPHRASE_FILE");
+            .env_remove("AIRGAP_NEW_PASSPHRASE_FILE")
+            .env_remove("AIRGAP_BUNDLE_PASSPHRASE_FILE");
         if let Some(pass) = pass {
             cmd.env("AIRGAP_PASSPHRASE_FILE", pass);
         }
@@ -565,4 +567,250 @@ fn mission_save_list_and_export_round_trip() {
     ]);
     assert_eq!(status.code(), Some(1), "{out:?}");
     assert_eq!(json_lines(&d.ok(&["mission", "list", "--json"])).len(), 2);
+}
+
+/// A .tlog of `frames` frames from vehicle `sysid`, 100 ms apart: HEARTBEATs (armed from the
+/// middle on) and STATUSTEXTs carrying `text`.
+fn sample_tlog(sysid: u8, frames: u64, text: &str) -> Vec<u8> {
+    use airgap_core::dialect::{
+        MavAutopilot, MavModeFlag, MavSeverity, MavState, MavType, HEARTBEAT_DATA, STATUSTEXT_DATA,
+    };
+    use airgap_core::frame::Frame;
+    use airgap_core::MavMessage;
+    let mut tlog = Vec::new();
+    for i in 0..frames {
+        let msg = if i % 3 == 0 {
+            MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+                severity: MavSeverity::MAV_SEVERITY_INFO,
+                text: text.into(),
+                ..STATUSTEXT_DATA::DEFAULT
+            })
+        } else {
+            let mut base_mode = MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED;
+            if i > frames / 2 {
+                base_mode |= MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
+            }
+            MavMessage::HEARTBEAT(HEARTBEAT_DATA {
+                custom_mode: 4,
+                mavtype: MavType::MAV_TYPE_QUADROTOR,
+                autopilot: MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA,
+                base_mode,
+                system_status: MavState::MAV_STATE_ACTIVE,
+                mavlink_version: 3,
+            })
+        };
+        let raw = Frame::encode_v2(sysid, 1, i as u8, &msg).raw;
+        airgap_core::tlog::write_record(&mut tlog, 1_700_000_000_000_000 + i * 100_000, &raw)
+            .expect("writing to a Vec");
+    }
+    tlog
+}
+
+impl Data {
+    /// `airgap ARGS…` with `bundle_pass` as the bundle's passphrase file.
+    fn run_bundle(&self, args: &[&str], bundle_pass: &Path) -> (ExitStatus, Finished) {
+        let mut cmd = self.command(args, Some(&self.pass));
+        cmd.env("AIRGAP_BUNDLE_PASSPHRASE_FILE", bundle_pass);
+        Proc::spawn(&format!("airgap {}", args.join(" ")), &mut cmd).wait(CLI_TIMEOUT)
+    }
+
+    fn flight_ids(&self) -> Vec<String> {
+        json_lines(&self.ok(&["log", "list", "--json"]))
+            .iter()
+            .map(|f| f["id"].as_str().expect("flight id").to_owned())
+            .collect()
+    }
+
+    fn export_tlog(&self, id: &str) -> Vec<u8> {
+        let path = self.dir.join(&format!("{id}.tlog"));
+        self.ok(&["log", "export", id, "-o", &path_arg(&path)]);
+        std::fs::read(&path).expect("the export wrote a file")
+    }
+}
+
+/// The id printed after `kind ` on a line of `vault import`'s output.
+fn imported_ids(out: &Finished, kind: &str) -> Vec<String> {
+    out.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(kind)?.strip_prefix(' ').map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn imports_and_a_bundle_carried_to_another_data_dir() {
+    let a = Data::new("bundle-a");
+    let b = Data::new("bundle-b");
+    a.init();
+    b.init();
+
+    // A .tlog imports as a flight, by either verb, and exports as the same bytes.
+    let tlog_path = a.dir.join("field.tlog");
+    let tlog = sample_tlog(6, 40, "Secret banner");
+    std::fs::write(&tlog_path, &tlog).expect("write the tlog");
+    let out = a.ok(&["vault", "import", &path_arg(&tlog_path)]);
+    let flight = imported_ids(&out, "flight");
+    assert_eq!(flight.len(), 1, "{out:?}");
+    let flight = flight[0].clone();
+    let out = a.ok(&["log", "import", &path_arg(&tlog_path)]);
+    let second = out.stdout.trim().to_owned();
+    assert_eq!(second.len(), 32, "{out:?}");
+    assert_ne!(second, flight);
+    assert_eq!(
+        a.export_tlog(&flight),
+        tlog,
+        "a .tlog import exports as itself"
+    );
+    let listed = json_lines(&a.ok(&["log", "list", "--json"]));
+    assert_eq!(listed.len(), 2);
+    for f in &listed {
+        assert_eq!(f["sysids"], serde_json::json!([6]), "{f}");
+        assert_eq!(f["armed"], true, "{f}");
+        assert_eq!(f["frames"], 40, "{f}");
+    }
+
+    // A mission (named after its file) and a parameter file.
+    let plan = a.dir.join("plan-source.waypoints");
+    std::fs::write(&plan, WAYPOINTS).expect("write waypoints");
+    let out = a.ok(&["vault", "import", &path_arg(&plan)]);
+    assert_eq!(imported_ids(&out, "mission").len(), 1, "{out:?}");
+    let named = a.file("Hill Top.plan", "");
+    a.ok(&["mission", "convert", &path_arg(&plan), &path_arg(&named)]);
+    a.ok(&["vault", "import", &path_arg(&named)]);
+    let params = a.file("vehicle.param", "FENCE_ENABLE,1\nWPNAV_SPEED,550\n");
+    let out = a.ok(&["vault", "import", &path_arg(&params), "--sysid", "6"]);
+    assert_eq!(imported_ids(&out, "snapshot").len(), 1, "{out:?}");
+    let snapshots = json_lines(&a.ok(&["params", "snapshots", "--json"]));
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(snapshots[0]["sysid"], 6);
+    assert_eq!(snapshots[0]["count"], 2);
+    let missions = json_lines(&a.ok(&["mission", "list", "--json"]));
+    let names: Vec<&str> = missions.iter().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["Hill Top", "plan-source"]);
+
+    // What cannot be imported is refused, and says why.
+    for (file, said) in [
+        (a.file("notes.txt", "hello"), "cannot tell what to import"),
+        (a.file("empty.tlog", "not telemetry"), "not a .tlog"),
+        (a.file("bad.param", "NOT A PARAM\n"), "line 1"),
+    ] {
+        let (status, out) = a.run(&["vault", "import", &path_arg(&file)]);
+        assert_eq!(status.code(), Some(1), "{out:?}");
+        assert!(out.stderr.contains(said), "{said}{out:?}");
+    }
+    let (status, out) = a.run(&["vault", "import", &path_arg(&tlog_path), "--sysid", "3"]);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert_eq!(a.flight_ids().len(), 2, "a refused import added a flight");
+
+    // Export: everything, with the bundle's own passphrase.
+    let bundle_pass = a.file("bundle-pass", "a different passphrase entirely\n");
+    let bundle = a.dir.join("all.agvb");
+    let (status, out) = a.run_bundle(
+        &["vault", "export", "-o", &path_arg(&bundle), "--all"],
+        &bundle_pass,
+    );
+    assert!(status.success(), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("bundle: 2 flights, 2 missions, 1 snapshots"),
+        "{out:?}"
+    );
+    let bytes = std::fs::read(&bundle).expect("the bundle was written");
+    for plaintext in [&b"Secret banner"[..], b"Hill Top", b"WPNAV_SPEED"] {
+        assert!(
+            !bytes.windows(plaintext.len()).any(|w| w == plaintext),
+            "{} in the clear in the bundle",
+            String::from_utf8_lossy(plaintext)
+        );
+    }
+    // Nothing selected, or a name import would not recognise: refused, nothing written.
+    let one = a.dir.join("one.agvb");
+    for args in [
+        vec!["vault", "export", "-o", one.to_str().expect("utf-8 path")],
+        vec!["vault", "export", "-o", "one.zip", "--all"],
+    ] {
+        let (status, out) = a.run_bundle(&args, &bundle_pass);
+        assert_eq!(status.code(), Some(1), "{out:?}");
+        assert!(!one.exists());
+    }
+    // Export: one flight.
+    let (status, out) = a.run_bundle(
+        &[
+            "vault",
+            "export",
+            "-o",
+            &path_arg(&one),
+            "--flight",
+            &flight,
+        ],
+        &bundle_pass,
+    );
+    assert!(status.success(), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("bundle: 1 flights, 0 missions, 0 snapshots"),
+        "{out:?}"
+    );
+
+    // Import into the other data directory: a wrong or missing bundle passphrase, then a
+    // truncated bundle, import nothing.
+    let wrong = b.file("wrong", "not the bundle passphrase\n");
+    let (status, out) = b.run_bundle(&["vault", "import", &path_arg(&bundle)], &wrong);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("wrong bundle passphrase"), "{out:?}");
+    let (status, out) = b.run(&["vault", "import", &path_arg(&bundle)]);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("AIRGAP_BUNDLE_PASSPHRASE_FILE"),
+        "{out:?}"
+    );
+    let cut = b.dir.join("cut.agvb");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).expect("write the cut bundle");
+    let (status, out) = b.run_bundle(&["vault", "import", &path_arg(&cut)], &bundle_pass);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("truncated"), "{out:?}");
+    assert!(
+        b.flight_ids().is_empty(),
+        "a refused bundle imported flights"
+    );
+
+    let (status, out) = b.run_bundle(&["vault", "import", &path_arg(&bundle)], &bundle_pass);
+    assert!(status.success(), "{out:?}");
+    assert_eq!(imported_ids(&out, "flight").len(), 2, "{out:?}");
+    assert_eq!(imported_ids(&out, "mission").len(), 2, "{out:?}");
+    assert_eq!(imported_ids(&out, "snapshot").len(), 1, "{out:?}");
+    let flights = b.flight_ids();
+    assert_eq!(flights.len(), 2);
+    for id in &flights {
+        let exported = b.export_tlog(id);
+        assert_eq!(
+            exported, tlog,
+            "flight {id} is not byte-identical after the trip"
+        );
+    }
+    let listed = json_lines(&b.ok(&["log", "list", "--json"]));
+    assert!(listed
+        .iter()
+        .all(|f| f["sysids"] == serde_json::json!([6]) && f["armed"] == true));
+    let missions = json_lines(&b.ok(&["mission", "list", "--json"]));
+    let names: Vec<&str> = missions.iter().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["Hill Top", "plan-source"]);
+    assert_eq!(
+        json_lines(&b.ok(&["params", "snapshots", "--json"])).len(),
+        1
+    );
+
+    // pymavlink reads the flight as it came out of the second vault.
+    let path = b.dir.join("check.tlog");
+    b.ok(&["log", "export", &flights[0], "-o", &path_arg(&path)]);
+    let counted = Proc::spawn(
+        "count_tlog.py",
+        Command::new(python())
+            .arg(script("count_tlog.py"))
+            .arg(&path),
+    )
+    .finish(CLI_TIMEOUT);
+    let counts: Value = serde_json::from_str(counted.stdout.trim())
+        .unwrap_or_else(|e| panic!("count_tlog.py printed no JSON ({e}){counted:?}"));
+    assert_eq!(counts["total"], 40, "{counts}");
+    assert_eq!(counts["bad"], 0, "{counts}");
 }

@@ -34,6 +34,19 @@ pub enum VaultError {
     InvalidPlan(#[from] airgap_core::mission::plan_file::PlanFileError),
     #[error("the mission cannot be written as a .plan: {0}")]
     PlanNotWritable(#[from] airgap_core::mission::plan_file::PlanWriteError),
+    #[error("the mission is not a valid .waypoints file: {0}")]
+    InvalidWaypoints(#[from] airgap_core::mission::waypoints_file::WaypointsFileError),
+    #[error("the file is not a valid parameter file: {0}")]
+    InvalidParamFile(#[from] airgap_core::params::file::ParamFileError),
+    /// A `.tlog` to import in which not one MAVLink frame could be found.
+    #[error("the file holds no MAVLink frame: not a .tlog")]
+    NotATlog,
+    /// An export bundle (`.agvb`) that cannot be read: what is wrong with it. A wrong bundle
+    /// passphrase is `WrongPassphrase`, as for the vault.
+    #[error("the bundle cannot be read: {reason}")]
+    Bundle {
+        reason: crate::bundle::BundleProblem,
+    },
     #[error("invalid Argon2id parameters: {reason}")]
     InvalidKdfParams { reason: String },
     #[error("setting {name:?} could not be stored or read as the requested type: {reason}")]

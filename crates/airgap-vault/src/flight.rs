@@ -433,3 +433,33 @@ fn not_found(id: FlightId) -> VaultError {
         id: id.to_string(),
     }
 }
+
+impl FlightRecorder {
+    /// Append bytes that already are tlog records, verbatim (an import): `frames` frames, the
+    /// last of them received at `time_us` (UNIX µs). Chunks are cut as [`FlightRecorder::push`]
+    /// cuts them, at the boundaries of these calls, so a flight imported from a `.tlog`
+    /// exports as the same bytes, unknown messages and damaged stretches included.
+    pub fn push_tlog_bytes(
+        &mut self,
+        time_us: u64,
+        tlog: &[u8],
+        frames: u64,
+    ) -> Result<Option<ChunkWritten>, VaultError> {
+        if tlog.is_empty() {
+            return Ok(None);
+        }
+        if self.buf.is_empty() {
+            self.buf_started = Instant::now();
+        }
+        self.buf.extend_from_slice(tlog);
+        self.buf_frames += frames;
+        let first = *self.buf_first_us.get_or_insert(time_us);
+        self.buf_last_us = Some(time_us);
+        let spanned = Duration::from_micros(time_us.saturating_sub(first));
+        if spanned >= self.period || self.buf.len() >= MAX_CHUNK_BYTES {
+            self.write_chunk()
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -53,9 +53,12 @@
 //! [`Vault::rename_mission`], [`Vault::delete_mission`]; parameters:
 //! [`Vault::save_param_snapshot`], [`Vault::param_snapshots`], [`Vault::param_snapshot`];
 //! settings: [`Vault::set_setting`], [`Vault::setting`]; audit: [`Vault::audit`],
-//! [`Vault::audit_entries`], [`Vault::verify_audit`].
+//! [`Vault::audit_entries`], [`Vault::verify_audit`]; bundles and imports:
+//! [`Vault::export_bundle`], [`Vault::import_bundle`], [`Vault::import_tlog`],
+//! [`Vault::import_mission_file`], [`Vault::import_param_file`].
 
 pub mod audit;
+mod bundle;
 mod crypto;
 mod error;
 mod flight;
@@ -67,6 +70,9 @@ mod store;
 mod vault;
 
 pub use audit::{AuditEntry, AuditEvent, AuditReport};
+pub use bundle::{
+    BundleProblem, BundleReport, BundleSelection, ImportReport, MissionFileFormat, BUNDLE_EXTENSION,
+};
 pub use crypto::KdfParams;
 pub use error::{AuditProblem, RecordKey, VaultError};
 pub use flight::{ChunkWritten, ExportReport, FlightRecorder, FlightSummary, RecorderConfig};
