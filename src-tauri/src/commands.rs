@@ -125,6 +125,9 @@ impl From<EngineError> for IpcError {
             EngineError::NoSuchLink(_) => "no_such_link",
             EngineError::Stopped => "internal",
             EngineError::NoVehicle(_) => "no_vehicle",
+            EngineError::Refused(_) => "egress_refused",
+            EngineError::NoSuchForward(_) => "no_such_forward",
+            EngineError::NotForwardable(_) => "bad_address",
         };
         IpcError::new(code, e.to_string())
     }

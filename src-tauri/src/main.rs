@@ -93,8 +93,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
     let cancel = CancellationToken::new();
     let state = runtime.block_on(async {
+        let gate = airgap_engine::airgap_egress::Gate::new(false);
+        if let Some(to) = &record_to {
+            airgap_engine::audit_refusals(&gate, to.vault.clone());
+        }
         let config = EngineConfig {
             record_to,
+            gate,
             ..EngineConfig::default()
         };
         let engine = EngineHandle::start(config, cancel.clone());

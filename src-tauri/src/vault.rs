@@ -6,6 +6,7 @@
 //! 0.35 s), and every other call reads or flushes sled.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -63,8 +64,8 @@ pub struct VaultHandle {
     dir: PathBuf,
     kdf: KdfParams,
     slot: Mutex<Slot>,
-    /// Whether the engine was started recording into this vault.
-    recording: bool,
+    /// Whether the engine records into this vault (from the start, or since it was created).
+    recording: AtomicBool,
 }
 
 impl VaultHandle {
@@ -98,7 +99,7 @@ impl VaultHandle {
         let handle = VaultHandle {
             dir,
             kdf,
-            recording: record_to.is_some(),
+            recording: AtomicBool::new(record_to.is_some()),
             slot: Mutex::new(slot),
         };
         (handle, record_to)
@@ -137,7 +138,8 @@ impl VaultHandle {
             Slot::Unavailable(why) => (VaultState::Unavailable, Some(why.clone()), None),
         };
         let detail = detail.or_else(|| {
-            (!self.recording && state != VaultState::Absent).then(|| {
+            let recording = self.recording.load(Ordering::Relaxed);
+            (!recording && state != VaultState::Absent).then(|| {
                 "Links opened since Airgap started are not recorded; recording starts with \
                  the next start."
                     .to_owned()
@@ -153,7 +155,7 @@ impl VaultHandle {
         });
         VaultView {
             state,
-            recording: self.recording,
+            recording: self.recording.load(Ordering::Relaxed),
             detail,
             path: self.dir.display().to_string(),
             auto_lock_min,
@@ -234,6 +236,7 @@ pub async fn vault_status(vault: State<'_, VaultHandle>) -> Result<VaultView, Ip
 #[tauri::command]
 pub async fn vault_create(
     vault: State<'_, VaultHandle>,
+    app: State<'_, AppState>,
     passphrase: String,
 ) -> Result<VaultView, IpcError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
@@ -254,7 +257,14 @@ pub async fn vault_create(
         Vault::create(&dir, &passphrase, VaultConfig { kdf }).map_err(IpcError::from)
     })
     .await?;
-    *vault.slot() = Slot::Open(Arc::new(created));
+    let created = Arc::new(created);
+    *vault.slot() = Slot::Open(Arc::clone(&created));
+    // The links already open are recorded from now on, not only from the next start.
+    app.engine
+        .set_record_to(Some(RecordTo::new(created)))
+        .await
+        .map_err(IpcError::from)?;
+    vault.recording.store(true, Ordering::Relaxed);
     Ok(vault.view())
 }
 

@@ -115,3 +115,96 @@ async fn a_link_session_is_recorded_even_while_the_vault_is_locked() -> anyhow::
     })
     .await
 }
+
+/// A vault created mid-session records the links already open from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_can_start_on_a_link_already_open() -> anyhow::Result<()> {
+    within(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir()?;
+        let cancel = CancellationToken::new();
+        let listen: Address = "udpin:127.0.0.1:0".parse()?;
+        let sim = Sim::start(&listen, SimConfig::default(), cancel.clone()).await?;
+        let port = sim.local_addr().expect("bound").port();
+        let engine = EngineHandle::start(EngineConfig::default(), cancel.clone());
+        engine
+            .connect(
+                format!("udpout:127.0.0.1:{port}").parse()?,
+                LinkOptions::default(),
+            )
+            .await?;
+        wait_for(&engine, Duration::from_secs(10), "the vehicle", |t| {
+            vehicle(t, 1).map(|_| ())
+        })
+        .await?;
+        let (t, _) = engine.telemetry(None).await?;
+        assert_eq!(t.links[0].flight, None, "nothing to record into yet");
+
+        let vault = Arc::new(Vault::create(
+            dir.path(),
+            &passphrase(),
+            VaultConfig {
+                kdf: KdfParams::INSECURE_FAST,
+            },
+        )?);
+        engine
+            .set_record_to(Some(RecordTo::new(Arc::clone(&vault))))
+            .await?;
+        let (t, _) = engine.telemetry(None).await?;
+        let flight = t.links[0].flight.expect("the open link is recorded now");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        engine.shutdown_gracefully(Duration::from_secs(2)).await;
+        sim.stop().await;
+        let summary = vault.flight(flight)?;
+        assert!(summary.frames > 0 && summary.complete, "{summary:?}");
+        assert_eq!(summary.sysids, vec![1]);
+        Ok(())
+    })
+    .await
+}
+
+/// While sealed, a refused egress is counted and lands in the audit trail, even with the
+/// vault locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_egress_is_written_to_the_audit_trail() -> anyhow::Result<()> {
+    within(Duration::from_secs(30), async {
+        let dir = tempfile::tempdir()?;
+        let vault = Arc::new(Vault::create(
+            dir.path(),
+            &passphrase(),
+            VaultConfig {
+                kdf: KdfParams::INSECURE_FAST,
+            },
+        )?);
+        vault.lock()?;
+        let gate = airgap_engine::airgap_egress::Gate::new(true);
+        airgap_engine::audit_refusals(&gate, Arc::clone(&vault));
+        let engine = EngineHandle::start(
+            EngineConfig {
+                gate: gate.clone(),
+                ..EngineConfig::default()
+            },
+            CancellationToken::new(),
+        );
+        // TEST-NET-1: the gate refuses before any socket exists, so nothing is ever sent.
+        let refused = engine.add_forward("udpout:192.0.2.1:14550".parse()?).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(gate.refused_count(), 1);
+        engine.shutdown();
+        vault.unlock(&passphrase())?;
+        let entries = vault.audit_entries()?.items;
+        let refusal = entries
+            .iter()
+            .find_map(|e| match &e.event {
+                airgap_engine::airgap_vault::AuditEvent::Other { kind, detail }
+                    if kind == "egress_refused" =>
+                {
+                    Some(detail.clone())
+                }
+                _ => None,
+            })
+            .expect("the refusal is in the audit trail");
+        assert!(refusal.contains("192.0.2.1"), "{refusal}");
+        Ok(())
+    })
+    .await
+}

@@ -28,6 +28,10 @@ pub struct RecordArgs {
     /// Print one JSON object per recorded flight: flight, frames, bytes, sysids, duration_s.
     #[arg(long)]
     json: bool,
+    /// Also forward every frame to ADDR, like MAVProxy's `--out` (e.g.
+    /// `udpout:127.0.0.1:14551`); what comes back goes to the vehicle. Repeatable.
+    #[arg(long = "out", value_name = "ADDR")]
+    outs: Vec<Address>,
 }
 
 fn seconds(s: &str) -> Result<f64, String> {
@@ -47,13 +51,17 @@ struct Flight {
 pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let vault = Arc::new(tokio::task::spawn_blocking(vault::open_locked).await??);
     let path = vault::vault_path()?;
+    let gate = airgap_engine::airgap_egress::Gate::new(false);
+    airgap_engine::audit_refusals(&gate, Arc::clone(&vault));
     let config = EngineConfig {
         record_to: Some(RecordTo::new(Arc::clone(&vault))),
+        gate,
         ..EngineConfig::default()
     };
     let engine = EngineHandle::start(config, CancellationToken::new());
     // Subscribed before connecting, so the recording's start cannot be missed.
     let mut events = engine.subscribe();
+    crate::watch::add_forwards(&engine, &args.outs).await;
     engine
         .connect(args.address.clone(), LinkOptions::default())
         .await

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use airgap_engine::{
-    EngineConfig, EngineEvent, EngineHandle, LinkInfo, LinkState, Telemetry, VehicleSnapshot,
+    EngineConfig, EngineError, EngineEvent, EngineHandle, LinkInfo, LinkState, Telemetry,
+    VehicleSnapshot,
 };
 use airgap_link::{Address, LinkOptions};
 use anyhow::Context;
@@ -20,6 +21,10 @@ pub struct WatchArgs {
     /// The link, e.g. `udpin:0.0.0.0:14550`, `tcp:127.0.0.1:5760`, `serial:/dev/ttyACM0:115200`,
     /// `replay:flight.tlog@max`.
     address: Address,
+    /// Also forward every frame to ADDR, like MAVProxy's `--out` (e.g.
+    /// `udpout:127.0.0.1:14551`); what comes back goes to the vehicle. Repeatable.
+    #[arg(long = "out", value_name = "ADDR")]
+    outs: Vec<Address>,
     #[command(flatten)]
     output: Output,
 }
@@ -48,17 +53,33 @@ struct Output {
 pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let spec = format!("replay:{}@{}", args.file.display(), args.speed);
     let address: Address = spec.parse()?;
-    watch(address, args.output).await
+    watch(address, &[], args.output).await
 }
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    watch(args.address, args.output).await
+    watch(args.address, &args.outs, args.output).await
 }
 
-async fn watch(address: Address, output: Output) -> anyhow::Result<ExitCode> {
+/// Opens each `--out` forward; one that is refused or cannot open is said on stderr and the
+/// rest goes on (the vehicle link matters more than a copy of its telemetry).
+pub(crate) async fn add_forwards(engine: &EngineHandle, outs: &[Address]) {
+    for out in outs {
+        match engine.add_forward(out.clone()).await {
+            Ok(_) => eprintln!("airgap: forwarding to {out}"),
+            Err(EngineError::Refused(refused)) => {
+                eprintln!("airgap: forwarding to {out} refused: {}", refused.reason());
+            }
+            Err(e) => eprintln!("airgap: cannot forward to {out}: {e}"),
+        }
+    }
+}
+
+async fn watch(address: Address, outs: &[Address], output: Output) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     let engine = EngineHandle::start(EngineConfig::default(), cancel.clone());
     let mut events = engine.subscribe();
+    // Before the vehicle link, so a forward carries the session from its first frame.
+    add_forwards(&engine, outs).await;
     let link = engine
         .connect(address.clone(), LinkOptions::default())
         .await

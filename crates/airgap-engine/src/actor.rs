@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::forward::{Forwards, Inbound};
 use crate::ops::{Op, OpContext, OpError, OpKind, OpRequest, Resource};
 use crate::record::Recording;
 use crate::{
@@ -89,6 +90,8 @@ struct Actor {
     queued: VecDeque<OpRequest>,
     /// When each operation last reported, and how far it had got (a handful at most).
     progress_sent: Vec<((VehicleKey, OpKind), (Instant, u32))>,
+    /// Telemetry forwarding (forward.rs).
+    forwards: Forwards,
 }
 
 pub(crate) async fn run(
@@ -99,6 +102,7 @@ pub(crate) async fn run(
 ) {
     // Bounded: a replay at full speed is paced by how fast the actor folds frames.
     let (link_events, mut link_rx) = mpsc::channel(4096);
+    let (forwards, mut forward_rx) = Forwards::new();
     let mut heartbeat = interval(config.heartbeat_period);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut watchdog = interval(config.vehicle_timeout / 12);
@@ -115,6 +119,7 @@ pub(crate) async fn run(
         ops: Vec::new(),
         queued: VecDeque::new(),
         progress_sent: Vec::new(),
+        forwards,
     };
     loop {
         let op_deadline = actor.op_deadline();
@@ -125,6 +130,7 @@ pub(crate) async fn run(
                 None => break,
             },
             Some((link, event)) = link_rx.recv() => actor.handle_link_event(link, event),
+            Some(inbound) = forward_rx.recv() => actor.on_forward(inbound),
             _ = heartbeat.tick() => actor.on_heartbeat_tick(),
             _ = watchdog.tick() => {
                 actor.on_watchdog(Instant::now());
@@ -146,6 +152,7 @@ pub(crate) async fn run(
     for link in actor.links.values() {
         link.cancel.cancel();
     }
+    actor.forwards.stop_all();
 }
 
 impl Actor {
@@ -185,6 +192,30 @@ impl Actor {
                 let _ = reply.send(self.telemetry(cursor));
             }
             Request::Op(request) => self.submit(request),
+            Request::SetRecordTo { to, reply } => {
+                self.config.record_to = to;
+                let ids: Vec<LinkId> = self.links.keys().copied().collect();
+                for id in ids {
+                    let Some(link) = self.links.get_mut(&id) else {
+                        continue;
+                    };
+                    if self.config.record_to.is_none() {
+                        finish_in_background(link.recording.take());
+                        continue;
+                    }
+                    if link.recording.is_some() || link.closed.is_some() {
+                        continue;
+                    }
+                    let address = link.address.clone();
+                    let recording = self.start_recording(id, &address);
+                    if let Some(link) = self.links.get_mut(&id) {
+                        link.recording = recording;
+                        link.recorded_sysids.clear();
+                        link.recorded_armed = false;
+                    }
+                }
+                let _ = reply.send(());
+            }
             Request::FinishRecordings { reply } => {
                 let writers: Vec<_> = self
                     .links
@@ -200,8 +231,26 @@ impl Actor {
                 });
             }
             Request::Pending { reply } => {
-                let pending = self.links.values().map(|l| l.sender.pending()).sum();
+                let pending = self
+                    .links
+                    .values()
+                    .map(|l| l.sender.pending())
+                    .sum::<usize>()
+                    + self.forwards.pending();
                 let _ = reply.send(pending);
+            }
+            Request::AddForward { address, reply } => {
+                let added = self
+                    .forwards
+                    .add(address, &self.config.gate, &self.cancel)
+                    .await;
+                let _ = reply.send(added);
+            }
+            Request::RemoveForward { forward, reply } => {
+                let _ = reply.send(self.forwards.remove(forward));
+            }
+            Request::Forwards { reply } => {
+                let _ = reply.send(self.forwards.list());
             }
             Request::Series { key, reply } => {
                 let chunks = self.vehicles.get(&key).map(|v| {
@@ -220,32 +269,15 @@ impl Actor {
         address: Address,
         options: airgap_link::LinkOptions,
     ) -> Result<LinkId, EngineError> {
+        // Asked before anything is opened: a refused address never gets a socket.
+        if let Some(destination) = crate::forward::destination(&address) {
+            self.config.gate.check_for("vehicle link", &destination)?;
+        }
         let cancel = self.cancel.child_token();
         let mut link = Link::open(&address, options, cancel.clone()).await?;
         let id = LinkId(self.next_link);
         self.next_link += 1;
-        let recording = match &self.config.record_to {
-            Some(to) if !matches!(address, Address::Replay { .. }) => {
-                match Recording::start(to, id, self.events.clone()) {
-                    Ok(r) => {
-                        self.emit(EngineEvent::RecordingStarted {
-                            link: id,
-                            flight: r.flight,
-                        });
-                        Some(r)
-                    }
-                    Err(error) => {
-                        // The pilot still gets the link; the failure is said, not hidden.
-                        self.emit(EngineEvent::RecordingFailed {
-                            link: id,
-                            error: error.to_string(),
-                        });
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
+        let recording = self.start_recording(id, &address);
         let entry = LinkEntry {
             address,
             sender: link.sender(),
@@ -314,6 +346,7 @@ impl Actor {
                 if let Some(recording) = &mut link.recording {
                     recording.frame(time_us, &frame.raw);
                 }
+                self.forwards.frame(&frame.raw);
                 self.on_message(id, frame.sysid(), frame.compid(), time_us, &frame.msg);
             }
         }
@@ -595,6 +628,31 @@ impl Actor {
 }
 
 impl Actor {
+    /// A flight for link `id`, when recording is on and the link is not a replay. A failure
+    /// is said as an event; the pilot keeps the link either way.
+    fn start_recording(&self, id: LinkId, address: &Address) -> Option<Recording> {
+        let to = self.config.record_to.as_ref()?;
+        if matches!(address, Address::Replay { .. }) {
+            return None;
+        }
+        match Recording::start(to, id, self.events.clone()) {
+            Ok(r) => {
+                self.emit(EngineEvent::RecordingStarted {
+                    link: id,
+                    flight: r.flight,
+                });
+                Some(r)
+            }
+            Err(error) => {
+                self.emit(EngineEvent::RecordingFailed {
+                    link: id,
+                    error: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
     fn op_clock(&self) -> Duration {
         Instant::now().duration_since(self.epoch)
     }
@@ -762,6 +820,45 @@ impl Actor {
         }
         if finished && !self.queued.is_empty() {
             self.start_queued();
+        }
+    }
+}
+
+/// Telemetry forwarding: what the forwards send back.
+impl Actor {
+    /// A frame from a forward (another ground station's command, say) goes to the link of the
+    /// vehicle it targets, as MAVProxy routes; a broadcast, or a target not heard yet, goes to
+    /// every open vehicle link. Raw, so the sender's ids, sequence and signature are kept.
+    fn on_forward(&mut self, inbound: Inbound) {
+        let frame = match inbound {
+            Inbound::Frame(frame) => frame,
+            Inbound::Status(id, detail) => {
+                self.forwards.status(id, detail);
+                return;
+            }
+        };
+        let target = airgap_core::mavlink::Message::target_system_id(&frame.msg).unwrap_or(0);
+        let mut links: Vec<LinkId> = self
+            .vehicles
+            .iter()
+            .filter(|(key, _)| target != 0 && key.sysid == target)
+            .map(|(_, v)| v.link)
+            .collect();
+        if links.is_empty() {
+            links = self.links.keys().copied().collect();
+        }
+        links.sort_unstable();
+        links.dedup();
+        for id in links {
+            let Some(link) = self.links.get(&id) else {
+                continue;
+            };
+            if link.closed.is_some() || link.is_replay() {
+                continue;
+            }
+            if let Err(e) = link.sender.send_raw(frame.raw.clone()) {
+                tracing::debug!(link = id.0, error = %e, "forwarded frame not sent");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! it. Nothing here knows about Tauri, JSON for the UI, or a terminal.
 
 mod actor;
+mod forward;
 pub mod gcs;
 mod ops;
 mod record;
@@ -20,10 +21,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use airgap_core::series::Group as SeriesGroup;
+pub use airgap_egress;
 pub use airgap_vault;
 pub use airgap_vault::FlightId;
+pub use forward::{ForwardId, ForwardInfo, ForwardStats};
 pub use ops::{OpError, OpKind, OpProgress, ProgressUnit, UploadReport};
-pub use record::RecordTo;
+pub use record::{audit_refusals, RecordTo};
 
 use airgap_core::command::{Accepted, Command};
 use airgap_core::dialect::MavMissionType;
@@ -51,6 +54,8 @@ pub struct EngineConfig {
     /// Record every link session (except replays) into this vault, from the moment the
     /// link opens until it closes; works whether the vault is locked or not.
     pub record_to: Option<RecordTo>,
+    /// Asked before opening a link or a forward to anything but loopback, serial or a replay.
+    pub gate: airgap_egress::Gate,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +69,7 @@ impl Default for EngineConfig {
             series_capacity: airgap_core::series::DEFAULT_CAPACITY,
             use_ftp: true,
             record_to: None,
+            gate: airgap_egress::Gate::new(false),
         }
     }
 }
@@ -234,6 +240,13 @@ pub enum EngineError {
     Stopped,
     #[error("no vehicle was heard within {} s", .0.as_secs_f32())]
     NoVehicle(Duration),
+    /// The egress gate refused the address (the network seal is engaged); nothing was opened.
+    #[error(transparent)]
+    Refused(#[from] airgap_egress::Refused),
+    #[error("no forward with id {0}")]
+    NoSuchForward(u32),
+    #[error("cannot forward to {0}: a log replay is read, not written")]
+    NotForwardable(Address),
 }
 
 pub(crate) enum Request {
@@ -261,6 +274,22 @@ pub(crate) enum Request {
     },
     /// Close every recorded flight; the reply comes once they are on disk.
     FinishRecordings {
+        reply: oneshot::Sender<()>,
+    },
+    // Telemetry forwarding (forward.rs).
+    AddForward {
+        address: Address,
+        reply: oneshot::Sender<Result<ForwardId, EngineError>>,
+    },
+    RemoveForward {
+        forward: ForwardId,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Forwards {
+        reply: oneshot::Sender<Vec<ForwardInfo>>,
+    },
+    SetRecordTo {
+        to: Option<RecordTo>,
         reply: oneshot::Sender<()>,
     },
 }
@@ -462,8 +491,34 @@ impl EngineHandle {
         }
     }
 
+    /// Forwards every frame heard on any link, raw, to `address` (MAVProxy's `--out`), and
+    /// what comes back from there to the vehicle it is for. The gate is asked first: loopback
+    /// and serial always pass, anything else only while online. A refusal or a failure to
+    /// open leaves the vehicle links as they were.
+    pub async fn add_forward(&self, address: Address) -> Result<ForwardId, EngineError> {
+        self.call(|reply| Request::AddForward { address, reply })
+            .await?
+    }
+
+    pub async fn remove_forward(&self, forward: ForwardId) -> Result<(), EngineError> {
+        self.call(|reply| Request::RemoveForward { forward, reply })
+            .await?
+    }
+
+    /// The open forwards, with what each has carried.
+    pub async fn forwards(&self) -> Result<Vec<ForwardInfo>, EngineError> {
+        self.call(|reply| Request::Forwards { reply }).await
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// Starts (or stops) recording: with a vault, every open link that is not yet recorded
+    /// starts a flight now, and links opened later record too (a vault created mid-session
+    /// records the session from then on); `None` closes the flights being recorded.
+    pub async fn set_record_to(&self, to: Option<RecordTo>) -> Result<(), EngineError> {
+        self.call(|reply| Request::SetRecordTo { to, reply }).await
     }
 
     /// Stops the engine and every link it owns.

@@ -36,6 +36,20 @@ impl RecordTo {
     }
 }
 
+/// Writes every refusal of `gate` to the vault's audit trail (which takes entries while
+/// locked, sealed to its public key).
+pub fn audit_refusals(gate: &airgap_egress::Gate, vault: Arc<Vault>) {
+    gate.on_refusal(Box::new(move |refusal| {
+        let event = airgap_vault::AuditEvent::Other {
+            kind: "egress_refused".to_owned(),
+            detail: refusal.to_string(),
+        };
+        if let Err(error) = vault.audit(event) {
+            tracing::error!(%error, "cannot audit a refused egress");
+        }
+    }));
+}
+
 impl std::fmt::Debug for RecordTo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordTo")

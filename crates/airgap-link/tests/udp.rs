@@ -1,5 +1,12 @@
 //! UDP links over 127.0.0.1 with OS-chosen ports.
 
+// Raw sockets here are test fixtures on 127.0.0.1, not features that need the egress gate.
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "finding a free port and a port nobody listens on takes a raw loopback socket"
+)]
+
 mod common;
 
 use airgap_link::LinkEvent;

@@ -7,6 +7,13 @@
 //! `xvfb-run -a dbus-run-session -- cargo test -p airgap-e2e -- --test-threads=1`
 //! after `cargo build -p airgap-gcs -p airgap-cli`.
 
+// Raw sockets here are test fixtures on 127.0.0.1, not features that need the egress gate.
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "the harness finds free loopback ports and waits for listeners with raw sockets"
+)]
+
 use std::fmt::Display;
 use std::fs::File;
 use std::future::Future;

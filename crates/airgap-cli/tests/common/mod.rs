@@ -4,6 +4,12 @@
 
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
+// Raw sockets here are test fixtures on 127.0.0.1, not features that need the egress gate.
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    reason = "free ports and listener checks take raw sockets on 127.0.0.1"
+)]
 
 use std::io::Read;
 use std::net::UdpSocket;
