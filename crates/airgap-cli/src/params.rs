@@ -28,6 +28,10 @@ enum Verb {
         target: Target,
         #[arg(short, long)]
         output: PathBuf,
+        /// Also keep the download in the vault as a parameter snapshot (needs the
+        /// passphrase), to diff against later.
+        #[arg(long)]
+        keep: bool,
     },
     /// Print one parameter.
     Get {
@@ -71,6 +75,12 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Write a kept parameter snapshot as a .param or .params file (audited).
+    Snapshot {
+        id: airgap_engine::airgap_vault::SnapshotId,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Vec<Param>> {
@@ -91,10 +101,21 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
         // The vault's calls block (key derivation takes about half a second); nothing else
         // runs meanwhile.
         Verb::Snapshots { json } => snapshots(json),
-        Verb::Download { target, output } => {
+        Verb::Snapshot { id, output } => export_snapshot(id, &output),
+        Verb::Download {
+            target,
+            output,
+            keep,
+        } => {
             let format = Format::from_path(&output)?;
+            // Unlock first: a wrong passphrase should not cost a download.
+            let vault = if keep {
+                Some(tokio::task::spawn_blocking(crate::vault::open_unlocked).await??)
+            } else {
+                None
+            };
             let s = open_session!(&target);
-            let code = download(&s, &output, format).await;
+            let code = download(&s, &output, format, vault.as_deref()).await;
             s.close().await;
             code
         }
@@ -179,6 +200,32 @@ fn snapshots(json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn export_snapshot(
+    id: airgap_engine::airgap_vault::SnapshotId,
+    output: &Path,
+) -> anyhow::Result<ExitCode> {
+    let format = Format::from_path(output)?;
+    let vault = crate::vault::open_unlocked()?;
+    let snapshot = vault.param_snapshot(id).map_err(crate::vault::explain)?;
+    let source = ParamSource {
+        system_id: snapshot.summary.sysid,
+        ..ParamSource::default()
+    };
+    let text = file::write_param_file(&snapshot.params, format, source)?;
+    std::fs::write(output, text).with_context(|| format!("cannot write {}", output.display()))?;
+    vault
+        .audit(airgap_engine::airgap_vault::AuditEvent::Exported {
+            what: format!("parameter snapshot {id} as {}", output.display()),
+        })
+        .map_err(crate::vault::explain)?;
+    println!(
+        "parameter snapshot {id}: {} parameters → {}",
+        snapshot.params.len(),
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_param(p: &Param, json: bool) {
     if json {
         println!(
@@ -190,11 +237,25 @@ fn print_param(p: &Param, json: bool) {
     }
 }
 
-async fn download(session: &Session, output: &Path, format: Format) -> anyhow::Result<ExitCode> {
+async fn download(
+    session: &Session,
+    output: &Path,
+    format: Format,
+    keep_in: Option<&airgap_engine::airgap_vault::Vault>,
+) -> anyhow::Result<ExitCode> {
     let params = match session.engine.params_download(session.key).await {
         Ok(p) => p,
         Err(e) => return Ok(session::failed("downloading parameters", &e)),
     };
+    if let Some(vault) = keep_in {
+        let taken_at_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let id = vault
+            .save_param_snapshot(session.key.sysid, taken_at_us, &params)
+            .map_err(crate::vault::explain)?;
+        println!("kept as parameter snapshot {id}");
+    }
     let source = ParamSource {
         system_id: session.key.sysid,
         component_id: session.key.compid,

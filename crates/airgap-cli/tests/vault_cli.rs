@@ -814,3 +814,45 @@ fn imports_and_a_bundle_carried_to_another_data_dir() {
     assert_eq!(counts["total"], 40, "{counts}");
     assert_eq!(counts["bad"], 0, "{counts}");
 }
+
+/// `params download --keep` keeps the download as a snapshot, and `params snapshot` writes
+/// it back out as a file with the same parameters.
+#[test]
+fn a_kept_parameter_download_exports_as_the_same_file() {
+    let data = Data::new("params-keep");
+    data.init();
+    let (_sim, port) = start_sim();
+    let downloaded = data.dir.join("vehicle.param");
+    let address = format!("udpout:127.0.0.1:{port}");
+    let out = data.ok(&[
+        "params",
+        "download",
+        &address,
+        "-o",
+        &path_arg(&downloaded),
+        "--keep",
+    ]);
+    assert!(out.stdout.contains("kept as parameter snapshot"), "{out:?}");
+    let listed = json_lines(&data.ok(&["params", "snapshots", "--json"]));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["sysid"], 1);
+    let id = listed[0]["id"].as_str().expect("an id").to_owned();
+    let exported = data.dir.join("snapshot.param");
+    data.ok(&["params", "snapshot", &id, "-o", &path_arg(&exported)]);
+    // Name → value as the f32 the vehicle holds (writers may print a float differently).
+    let read = |p: &Path| -> std::collections::BTreeMap<String, f32> {
+        std::fs::read_to_string(p)
+            .expect("a parameter file")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let (name, value) = l.split_once(',').unwrap_or_else(|| panic!("{l:?}"));
+                let value: f64 = value.parse().unwrap_or_else(|e| panic!("{l:?}: {e}"));
+                (name.to_owned(), value as f32)
+            })
+            .collect()
+    };
+    let (exported, downloaded) = (read(&exported), read(&downloaded));
+    assert!(exported.len() > 900, "{} parameters", exported.len());
+    assert_eq!(exported, downloaded);
+}
