@@ -160,3 +160,71 @@ pub async fn within<T>(
         Err(_) => anyhow::bail!("did not finish within {limit:?}"),
     }
 }
+
+/// A simulator serving over TCP on loopback and an engine connected to it that has met the
+/// vehicle. Dropping it stops both.
+pub struct Rig {
+    pub engine: EngineHandle,
+    pub sim: airgap_sim::Sim,
+    cancel: CancellationToken,
+}
+
+impl Rig {
+    /// `loss` is the share of frames dropped each way (0 for none); `sim_ftp` whether the
+    /// vehicle offers MAVFTP, `engine_ftp` whether the engine uses it.
+    pub async fn lossy(
+        loss: f64,
+        sim_ftp: bool,
+        engine_ftp: bool,
+        seed: u64,
+    ) -> anyhow::Result<Rig> {
+        let config = airgap_sim::SimConfig {
+            faults: (loss > 0.0).then_some(airgap_link::Faults {
+                loss,
+                dup: 0.0,
+                corrupt: 0.0,
+                seed,
+            }),
+            ftp: sim_ftp,
+            seed,
+            ..airgap_sim::SimConfig::default()
+        };
+        Rig::start(
+            config,
+            EngineConfig {
+                use_ftp: engine_ftp,
+                ..EngineConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn start(sim: airgap_sim::SimConfig, engine: EngineConfig) -> anyhow::Result<Rig> {
+        let cancel = CancellationToken::new();
+        let listen: airgap_link::Address = "tcpin:127.0.0.1:0".parse()?;
+        let sim = airgap_sim::Sim::start(&listen, sim, cancel.clone()).await?;
+        let port = sim
+            .local_addr()
+            .ok_or_else(|| anyhow::anyhow!("the simulator has no local address"))?
+            .port();
+        let engine = EngineHandle::start(engine, cancel.clone());
+        engine
+            .connect(
+                format!("tcp:127.0.0.1:{port}").parse()?,
+                airgap_link::LinkOptions::default(),
+            )
+            .await?;
+        engine.wait_for_vehicle(Duration::from_secs(20)).await?;
+        Ok(Rig {
+            engine,
+            sim,
+            cancel,
+        })
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

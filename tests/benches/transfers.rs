@@ -10,11 +10,8 @@ use std::time::{Duration, Instant};
 
 use airgap_core::dialect::MavMissionType;
 use airgap_core::mission::transfer::verify;
-use airgap_engine::{EngineConfig, EngineHandle, VehicleKey};
-use airgap_link::{Address, Faults, LinkOptions};
-use airgap_sim::{Sim, SimConfig};
-use airgap_tests::sample_mission;
-use tokio_util::sync::CancellationToken;
+use airgap_engine::VehicleKey;
+use airgap_tests::{sample_mission, Rig};
 
 const VEHICLE: VehicleKey = VehicleKey {
     sysid: 1,
@@ -22,56 +19,18 @@ const VEHICLE: VehicleKey = VehicleKey {
 };
 const MISSION_ITEMS: u16 = 650;
 
-async fn connect(
-    loss: f64,
-    ftp: bool,
-    seed: u64,
-) -> anyhow::Result<(EngineHandle, Sim, CancellationToken)> {
-    let cancel = CancellationToken::new();
-    let config = SimConfig {
-        faults: (loss > 0.0).then_some(Faults {
-            loss,
-            dup: 0.0,
-            corrupt: 0.0,
-            seed,
-        }),
-        ftp,
-        seed,
-        ..SimConfig::default()
-    };
-    let listen: Address = "tcpin:127.0.0.1:0".parse()?;
-    let sim = Sim::start(&listen, config, cancel.clone()).await?;
-    let port = sim.local_addr().expect("bound").port();
-    let engine = EngineHandle::start(
-        EngineConfig {
-            use_ftp: ftp,
-            ..EngineConfig::default()
-        },
-        cancel.clone(),
-    );
-    engine
-        .connect(
-            format!("tcp:127.0.0.1:{port}").parse()?,
-            LinkOptions::default(),
-        )
-        .await?;
-    engine.wait_for_vehicle(Duration::from_secs(30)).await?;
-    Ok((engine, sim, cancel))
-}
-
 async fn params(loss: f64, ftp: bool, seed: u64) -> anyhow::Result<Duration> {
-    let (engine, sim, cancel) = connect(loss, ftp, seed).await?;
+    let rig = Rig::lossy(loss, ftp, ftp, seed).await?;
     let started = Instant::now();
-    let params = engine.params_download(VEHICLE).await?;
+    let params = rig.engine.params_download(VEHICLE).await?;
     let took = started.elapsed();
     anyhow::ensure!(params.len() >= 900, "only {} parameters", params.len());
-    cancel.cancel();
-    sim.stop().await;
     Ok(took)
 }
 
 async fn mission(loss: f64, ftp: bool, seed: u64) -> anyhow::Result<Duration> {
-    let (engine, sim, cancel) = connect(loss, ftp, seed).await?;
+    let rig = Rig::lossy(loss, ftp, ftp, seed).await?;
+    let engine = &rig.engine;
     let items = sample_mission(MISSION_ITEMS);
     let started = Instant::now();
     let report = engine
@@ -91,8 +50,6 @@ async fn mission(loss: f64, ftp: bool, seed: u64) -> anyhow::Result<Duration> {
         verify(MavMissionType::MAV_MISSION_TYPE_MISSION, &items, &back).is_empty(),
         "the vehicle's mission differs"
     );
-    cancel.cancel();
-    sim.stop().await;
     Ok(took)
 }
 

@@ -7,65 +7,20 @@ use airgap_core::command::Command;
 use airgap_core::dialect::{MavCmd, MavFrame, MavMissionType};
 use airgap_core::mission::transfer::verify;
 use airgap_core::mission::MissionItem;
-use airgap_engine::{EngineConfig, EngineHandle, OpError, VehicleKey};
-use airgap_link::{Address, Faults, LinkOptions};
-use airgap_sim::{Sim, SimConfig};
-use airgap_tests::{sample_mission, vehicle, wait_for, within};
+use airgap_engine::{EngineConfig, OpError, VehicleKey};
+use airgap_link::Faults;
+use airgap_sim::SimConfig;
+use airgap_tests::{sample_mission, vehicle, wait_for, within, Rig};
 
 const LIMIT: Duration = Duration::from_secs(150);
-use tokio_util::sync::CancellationToken;
 
 const VEHICLE: VehicleKey = VehicleKey {
     sysid: 1,
     compid: 1,
 };
 
-struct Rig {
-    engine: EngineHandle,
-    _sim: Sim,
-    _cancel: CancellationToken,
-}
-
-/// A simulator on TCP with `loss` each way, and an engine on it that has met the vehicle.
 async fn rig(loss: f64, sim_ftp: bool, engine_ftp: bool, seed: u64) -> anyhow::Result<Rig> {
-    let config = SimConfig {
-        faults: (loss > 0.0).then_some(Faults {
-            loss,
-            dup: 0.0,
-            corrupt: 0.0,
-            seed,
-        }),
-        ftp: sim_ftp,
-        seed,
-        ..SimConfig::default()
-    };
-    rig_with(config, engine_ftp).await
-}
-
-async fn rig_with(config: SimConfig, engine_ftp: bool) -> anyhow::Result<Rig> {
-    let cancel = CancellationToken::new();
-    let listen: Address = "tcpin:127.0.0.1:0".parse()?;
-    let sim = Sim::start(&listen, config, cancel.clone()).await?;
-    let port = sim.local_addr().expect("bound").port();
-    let engine = EngineHandle::start(
-        EngineConfig {
-            use_ftp: engine_ftp,
-            ..EngineConfig::default()
-        },
-        cancel.clone(),
-    );
-    engine
-        .connect(
-            format!("tcp:127.0.0.1:{port}").parse()?,
-            LinkOptions::default(),
-        )
-        .await?;
-    engine.wait_for_vehicle(Duration::from_secs(20)).await?;
-    Ok(Rig {
-        engine,
-        _sim: sim,
-        _cancel: cancel,
-    })
+    Rig::lossy(loss, sim_ftp, engine_ftp, seed).await
 }
 
 fn fence() -> Vec<MissionItem> {
@@ -284,7 +239,7 @@ async fn commands_are_confirmed_or_refused_with_the_vehicles_reason() -> anyhow:
             gps_fix_after_s: 6.0,
             ..SimConfig::default()
         };
-        let rig = rig_with(config, true).await?;
+        let rig = Rig::start(config, EngineConfig::default()).await?;
         match rig.engine.command(VEHICLE, Command::arm()).await {
             Err(OpError::Command(e)) => assert!(
                 e.statustext()

@@ -670,65 +670,91 @@ fn target(key: VehicleKey) -> Target {
     }
 }
 
-/// Any one mission machine, reporting as `kind`.
-pub(crate) struct MissionOp<T: MissionTransfer> {
-    kind: OpKind,
-    transfer: T,
-    taken: bool,
-}
-
-impl<T> Machine for MissionOp<T>
-where
-    T: MissionTransfer + Send + 'static,
-    T::Output: Send + 'static,
-{
-    type Output = T::Output;
-
-    fn start(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.start(now)
-    }
-
-    fn handle(
-        &mut self,
-        now: Duration,
-        sysid: u8,
-        compid: u8,
-        msg: &MavMessage,
-    ) -> Vec<MavMessage> {
-        self.transfer.handle(now, u32::from(sysid), compid, msg)
-    }
-
-    fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.poll(now)
-    }
-
-    fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.cancel(now)
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        self.transfer.next_deadline()
-    }
-
-    fn progress(&self) -> Option<Step> {
-        let p = self.transfer.progress();
-        Some((
-            self.kind,
-            u32::from(p.done),
-            (p.total > 0).then_some(u32::from(p.total)),
-            ProgressUnit::Items,
-        ))
-    }
-
-    fn take_outcome(&mut self) -> Option<Result<T::Output, OpError>> {
-        if self.taken {
-            return None;
+/// The engine's adapter for a core transfer machine: the mission protocol's and MAVFTP's
+/// machines have the same shape (`start`/`handle`/`poll`/`cancel`/`outcome`/`progress`/
+/// `next_deadline`) under two traits; this writes the adapter once for each. `$progress`
+/// turns the machine's progress into (done, total, unit); `$ftp_seq` says where its MAVFTP
+/// numbering stands, if it speaks MAVFTP.
+macro_rules! transfer_op {
+    ($(#[$doc:meta])* $name:ident: $trait:ident, $progress:expr, $ftp_seq:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name<T: $trait> {
+            kind: OpKind,
+            transfer: T,
+            taken: bool,
         }
-        let outcome = self.transfer.outcome()?.map_err(OpError::from);
-        self.taken = true;
-        Some(outcome)
-    }
+
+        impl<T> Machine for $name<T>
+        where
+            T: $trait + Send + 'static,
+            T::Output: Send + 'static,
+        {
+            type Output = T::Output;
+
+            fn start(&mut self, now: Duration) -> Vec<MavMessage> {
+                self.transfer.start(now)
+            }
+
+            fn handle(
+                &mut self,
+                now: Duration,
+                sysid: u8,
+                compid: u8,
+                msg: &MavMessage,
+            ) -> Vec<MavMessage> {
+                self.transfer.handle(now, u32::from(sysid), compid, msg)
+            }
+
+            fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
+                self.transfer.poll(now)
+            }
+
+            fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
+                self.transfer.cancel(now)
+            }
+
+            fn deadline(&self) -> Option<Duration> {
+                self.transfer.next_deadline()
+            }
+
+            fn progress(&self) -> Option<Step> {
+                let (done, total, unit) = $progress(&self.transfer.progress());
+                Some((self.kind, done, total, unit))
+            }
+
+            fn take_outcome(&mut self) -> Option<Result<T::Output, OpError>> {
+                if self.taken {
+                    return None;
+                }
+                let outcome = self.transfer.outcome()?.map_err(OpError::from);
+                self.taken = true;
+                Some(outcome)
+            }
+
+            fn next_ftp_seq(&self) -> Option<u16> {
+                $ftp_seq(&self.transfer)
+            }
+        }
+    };
 }
+
+transfer_op!(
+    /// Any one mission-protocol machine, reporting as `kind`.
+    MissionOp: MissionTransfer,
+    |p: &transfer::Progress| (
+        u32::from(p.done),
+        (p.total > 0).then_some(u32::from(p.total)),
+        ProgressUnit::Items,
+    ),
+    |_: &T| None
+);
+
+transfer_op!(
+    /// Any one MAVFTP machine, reporting as `kind`.
+    FtpOp: FtpTransfer,
+    |p: &ftp::Progress| (p.bytes, p.total_bytes, ProgressUnit::Bytes),
+    |t: &T| Some(t.next_seq())
+);
 
 pub(crate) fn mission_download(
     key: VehicleKey,
@@ -767,65 +793,6 @@ pub(crate) fn mission_set_current(
 }
 
 // ---- MAVFTP, and falling back from it ----
-
-/// Any one MAVFTP machine, reporting as `kind`.
-pub(crate) struct FtpOp<T: FtpTransfer> {
-    kind: OpKind,
-    transfer: T,
-    taken: bool,
-}
-
-impl<T> Machine for FtpOp<T>
-where
-    T: FtpTransfer + Send + 'static,
-    T::Output: Send + 'static,
-{
-    type Output = T::Output;
-
-    fn start(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.start(now)
-    }
-
-    fn handle(
-        &mut self,
-        now: Duration,
-        sysid: u8,
-        compid: u8,
-        msg: &MavMessage,
-    ) -> Vec<MavMessage> {
-        self.transfer.handle(now, u32::from(sysid), compid, msg)
-    }
-
-    fn poll(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.poll(now)
-    }
-
-    fn cancel(&mut self, now: Duration) -> Vec<MavMessage> {
-        self.transfer.cancel(now)
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        self.transfer.next_deadline()
-    }
-
-    fn progress(&self) -> Option<Step> {
-        let p = self.transfer.progress();
-        Some((self.kind, p.bytes, p.total_bytes, ProgressUnit::Bytes))
-    }
-
-    fn take_outcome(&mut self) -> Option<Result<T::Output, OpError>> {
-        if self.taken {
-            return None;
-        }
-        let outcome = self.transfer.outcome()?.map_err(OpError::from);
-        self.taken = true;
-        Some(outcome)
-    }
-
-    fn next_ftp_seq(&self) -> Option<u16> {
-        Some(self.transfer.next_seq())
-    }
-}
 
 /// Tries MAVFTP first and, when the vehicle turns out not to offer it (or the transfer fails
 /// for any reason but a cancel), does the same with the classic protocol. MAVFTP is an
