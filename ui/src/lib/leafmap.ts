@@ -1,14 +1,33 @@
-// Leaflet set up the Airgap way: no tile layer at all (nothing is fetched from anywhere; the
-// CSP would block it anyway), a graticule for a background, a metric scale, and the markers
-// both maps draw. Tiles from the vault come later.
+// Leaflet set up the Airgap way: nothing is fetched from anywhere (the CSP would block it
+// anyway). Under everything lies the world basemap bundled with the app, then a graticule, a
+// metric scale, and the markers and shapes every map draws. Tiles from the vault come later.
 import * as L from "leaflet";
 import "leaflet/dist/leaflet.css";
+import type { MissionItemView } from "./bindings/MissionItemView";
+import { type Basemap, loadBasemap } from "./basemap";
 import { graticuleStep, gridValues } from "./graticule";
+import { fenceCircles, fencePolygons } from "./mission";
 
 export { L };
 
 /** Where a map opens before any position is known (ArduPilot SITL's home, Canberra). */
 export const DEFAULT_CENTER: [number, number] = [-35.363261, 149.16523];
+
+/** The pane the basemap draws in: below Leaflet's tilePane, so tiles cover it where they exist. */
+export const BASEMAP_PANE = "basemapPane";
+
+/**
+ * The layer stack, bottom to top, as pane z-indexes (Leaflet's own panes keep their defaults).
+ * A tile layer (the vault's tile cache, or an online source through the egress gate) goes in
+ * `tilePane`: `L.tileLayer(url).addTo(map)` lands there by default and hides the basemap
+ * wherever it has a tile, while the basemap still shows through the gaps.
+ */
+export const PANE_Z = {
+  [BASEMAP_PANE]: 150,
+  tilePane: 200,
+  overlayPane: 400,
+  markerPane: 600,
+} as const;
 
 export function createMap(el: HTMLElement, center: [number, number], zoom: number): L.Map {
   const map = L.map(el, {
@@ -22,9 +41,51 @@ export function createMap(el: HTMLElement, center: [number, number], zoom: numbe
     keyboard: false,
   });
   map.setView(center, zoom);
+  addBasemap(map);
+  // A tile layer is added here: it goes in tilePane (PANE_Z), above the basemap and below
+  // the graticule, whatever the order of adding.
   addGraticule(map);
   L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
   return map;
+}
+
+const BASEMAP_STYLE = {
+  land: { stroke: false, fill: true, fillColor: "#1a2634", fillOpacity: 1 },
+  coastlines: { color: "#48627f", weight: 1, opacity: 1, fill: false },
+  borders: { color: "#3b5068", weight: 1, opacity: 1, dashArray: "4 3", fill: false },
+} satisfies Record<keyof Basemap, L.PathOptions>;
+
+function basemapPane(map: L.Map): HTMLElement {
+  const pane = map.getPane(BASEMAP_PANE) ?? map.createPane(BASEMAP_PANE);
+  pane.style.zIndex = String(PANE_Z[BASEMAP_PANE]);
+  return pane;
+}
+
+/** Draws the basemap into its pane, under the tiles. */
+export function drawBasemap(map: L.Map, basemap: Basemap): L.LayerGroup {
+  basemapPane(map);
+  // Its own renderer, so its paths live in its pane. Padding: pans show land, not a blank edge.
+  const renderer = L.svg({ pane: BASEMAP_PANE, padding: 0.5 });
+  const common = { pane: BASEMAP_PANE, renderer, interactive: false };
+  return L.layerGroup([
+    L.geoJSON(basemap.land, { ...common, style: () => BASEMAP_STYLE.land }),
+    L.geoJSON(basemap.coastlines, { ...common, style: () => BASEMAP_STYLE.coastlines }),
+    L.geoJSON(basemap.borders, { ...common, style: () => BASEMAP_STYLE.borders }),
+  ]).addTo(map);
+}
+
+/** The pane now, so the stack is in place from the start; the data when its chunk is in. */
+function addBasemap(map: L.Map): void {
+  basemapPane(map);
+  let removed = false;
+  map.once("unload", () => (removed = true));
+  loadBasemap().then(
+    (basemap) => {
+      if (!removed) drawBasemap(map, basemap);
+    },
+    // Not expected with the bundled file; the graticule alone still makes a usable map.
+    (e: unknown) => console.error("world basemap:", e),
+  );
 }
 
 function addGraticule(map: L.Map): void {
@@ -78,4 +139,23 @@ export function vehicleIcon(): L.DivIcon {
 export function setHeading(marker: L.Marker, headingDeg: number | null): void {
   const svg = marker.getElement()?.querySelector("svg");
   if (svg) svg.style.transform = `rotate(${headingDeg ?? 0}deg)`;
+}
+
+const FENCE_STYLE = {
+  inclusion: { color: "#ff4d4f", weight: 2, dashArray: "6 4", fillOpacity: 0.06 },
+  exclusion: { color: "#ff4d4f", weight: 2, fillOpacity: 0.25 },
+} satisfies Record<string, L.PathOptions>;
+
+/** The geofence's shapes (polygons and circles), not interactive: the Plan map adds handles. */
+export function fenceShapes(fence: MissionItemView[]): L.Path[] {
+  const out: L.Path[] = [];
+  for (const poly of fencePolygons(fence)) {
+    const style = poly.inclusion ? FENCE_STYLE.inclusion : FENCE_STYLE.exclusion;
+    out.push(L.polygon(poly.vertices, { ...style, interactive: false }));
+  }
+  for (const c of fenceCircles(fence)) {
+    const style = c.inclusion ? FENCE_STYLE.inclusion : FENCE_STYLE.exclusion;
+    out.push(L.circle(c.center, { ...style, radius: c.radiusM, interactive: false }));
+  }
+  return out;
 }

@@ -4,6 +4,7 @@ import {
   addWaypoint,
   CMD,
   emptyPlan,
+  fenceCircles,
   fencePolygons,
   flightPath,
   fraction,
@@ -103,6 +104,17 @@ describe("geofence polygons", () => {
     const grown = addFenceVertex([...a, circle, ...b], 2, 2);
     expect(fencePolygons(grown).map((p) => p.vertices.length)).toEqual([3, 4]);
     expect(grown[3]).toBe(circle);
+  });
+
+  it("finds circles with their radius and kind, skipping one without a radius", () => {
+    const circle = (command: number, radiusM: number | null) => ({ ...newRallyPoint(-35, 149, 0), command, param1: radiusM });
+    const poly = addFenceVertex(addFenceVertex(addFenceVertex([], 0, 0), 0, 1), 1, 1);
+    const fence = [...poly, circle(CMD.FENCE_CIRCLE_INCLUSION, 300), circle(CMD.FENCE_CIRCLE_EXCLUSION, 0), circle(CMD.FENCE_CIRCLE_EXCLUSION, 50)];
+    expect(fenceCircles(fence)).toEqual([
+      { inclusion: true, center: [-35, 149], radiusM: 300 },
+      { inclusion: false, center: [-35, 149], radiusM: 50 },
+    ]);
+    expect(fenceCircles([circle(CMD.FENCE_CIRCLE_INCLUSION, null)])).toEqual([]);
   });
 
   it("removing a vertex lowers the count of the rest", () => {

@@ -223,6 +223,24 @@ export function fencePolygons(fence: MissionItemView[]): FencePolygon[] {
   return out;
 }
 
+export interface FenceCircle {
+  inclusion: boolean;
+  center: [number, number];
+  radiusM: number;
+}
+
+/** The circles of a fence list (param1 is the radius; one without a positive radius is skipped). */
+export function fenceCircles(fence: MissionItemView[]): FenceCircle[] {
+  const out: FenceCircle[] = [];
+  for (const it of fence) {
+    if (it.command !== CMD.FENCE_CIRCLE_INCLUSION && it.command !== CMD.FENCE_CIRCLE_EXCLUSION) continue;
+    const radiusM = it.param1 ?? 0;
+    if (!(radiusM > 0)) continue;
+    out.push({ inclusion: it.command === CMD.FENCE_CIRCLE_INCLUSION, center: [it.lat_deg, it.lon_deg], radiusM });
+  }
+  return out;
+}
+
 function vertex(command: number, count: number, latDeg: number, lonDeg: number): MissionItemView {
   return {
     command,
