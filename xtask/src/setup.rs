@@ -26,7 +26,9 @@ pub const RUN_PACKAGES: &[&str] = &[
 ];
 
 /// What the tests need on top: a virtual display and session bus for the app, the WebKit
-/// WebDriver, screenshots, Python venvs and `ip` for the network-namespace tests.
+/// WebDriver, screenshots, Python venvs, `ip` for the network-namespace tests and `strace`,
+/// with which the seal tests check that a refused destination is never even named in a
+/// system call.
 pub const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -37,6 +39,7 @@ pub const TEST_PACKAGES: &[&str] = &[
     "imagemagick",
     "python3-venv",
     "iproute2",
+    "strace",
 ];
 
 /// The newest 2.x (3.x is an alpha that pairs with Tauri 3). Pinned so a new release cannot

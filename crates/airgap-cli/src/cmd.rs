@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use airgap_core::command::Command;
 use airgap_core::dialect::MavAutopilot;
+use airgap_engine::airgap_egress::Gate;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -59,8 +60,8 @@ enum Verb {
     },
 }
 
-pub async fn run(args: CmdArgs) -> anyhow::Result<ExitCode> {
-    let session = open_session!(&args.target);
+pub async fn run(args: CmdArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
+    let session = open_session!(&args.target, gate);
     let code = run_verb(&session, &args.verb, args.json).await;
     session.close().await;
     code

@@ -8,6 +8,7 @@ mod log;
 mod mission;
 mod params;
 mod record;
+mod seal;
 mod secret;
 mod session;
 mod sim;
@@ -28,6 +29,10 @@ struct Cli {
     /// Log verbosity for diagnostics on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Run sealed whatever the persisted switch says: only loopback addresses and serial
+    /// devices can be reached (app level: the egress gate; the OS seal is not available yet).
+    #[arg(long, global = true)]
+    sealed: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +61,8 @@ enum Command {
     Log(log::LogArgs),
     /// Measure frame parsing and state update on a .tlog, in frames per second.
     Bench(bench::BenchArgs),
+    /// The network seal: show it, engage it, disengage it (vault passphrase), self-test it.
+    Seal(seal::SealArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,8 +80,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // Before anything can touch a network: every engine below gets this gate.
+    let seal = seal::Startup::read(cli.sealed);
+    seal.announce();
+    if !matches!(cli.command, Command::Seal(_)) {
+        seal.audit_refusals();
+    }
+    let gate = &seal.gate;
+
     let result = match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Seal(args) => seal::run(args, &seal),
         // Synchronous: the vault's calls block (key derivation for about half a second), and
         // nothing else runs meanwhile.
         Command::Vault(args) => vault::run(args),
@@ -83,13 +99,13 @@ fn main() -> ExitCode {
             rt.block_on(async move {
                 match command {
                     Command::Sim(args) => sim::run(args).await,
-                    Command::Watch(args) => watch::run(args).await,
-                    Command::Replay(args) => watch::replay(args).await,
-                    Command::Cmd(args) => cmd::run(args).await,
-                    Command::Mission(args) => mission::run(args).await,
-                    Command::Params(args) => params::run(args).await,
-                    Command::Record(args) => record::run(args).await,
-                    Command::Bench(_) | Command::Vault(_) | Command::Log(_) => {
+                    Command::Watch(args) => watch::run(args, gate).await,
+                    Command::Replay(args) => watch::replay(args, gate).await,
+                    Command::Cmd(args) => cmd::run(args, gate).await,
+                    Command::Mission(args) => mission::run(args, gate).await,
+                    Command::Params(args) => params::run(args, gate).await,
+                    Command::Record(args) => record::run(args, gate).await,
+                    Command::Bench(_) | Command::Vault(_) | Command::Log(_) | Command::Seal(_) => {
                         unreachable!("handled above")
                     }
                 }

@@ -9,6 +9,7 @@ use airgap_core::dialect::{MavAutopilot, MavMissionType, MavType};
 use airgap_core::mission::plan_file::{self, GeoPoint, HomeItem, PlanMeta};
 use airgap_core::mission::transfer::TransferError;
 use airgap_core::mission::{waypoints_file, MissionItem, Plan};
+use airgap_engine::airgap_egress::Gate;
 use airgap_engine::OpError;
 use airgap_vault::{AuditEvent, MissionId};
 use anyhow::Context;
@@ -209,7 +210,7 @@ fn list(plan: &Plan, t: MavMissionType) -> &[MissionItem] {
     }
 }
 
-pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: MissionArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
     match args.verb {
         // The vault's calls block (key derivation takes about half a second).
         Verb::Save { file, name } => {
@@ -240,7 +241,7 @@ pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
         } => {
             // Read the file before connecting: a malformed file should not wait for a vehicle.
             file_kind(&file)?;
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = upload(&s, file, !no_verify, json).await;
             s.close().await;
             code
@@ -251,19 +252,19 @@ pub async fn run(args: MissionArgs) -> anyhow::Result<ExitCode> {
             json,
         } => {
             file_kind(&output)?;
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = download(&s, output, json).await;
             s.close().await;
             code
         }
         Verb::Clear { target, kind } => {
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = clear(&s, kind).await;
             s.close().await;
             code
         }
         Verb::SetCurrent { target, seq } => {
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = match s.engine.mission_set_current(s.key, seq).await {
                 Ok(()) => {
                     println!("vehicle {}: current mission item is {seq}", s.key);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use airgap_core::params::file::{self, Format, ParamSource};
 use airgap_core::params::Param;
+use airgap_engine::airgap_egress::Gate;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -96,7 +97,7 @@ fn value_text(p: &Param) -> String {
     format!("{}", p.value)
 }
 
-pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ParamsArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
     match args.verb {
         // The vault's calls block (key derivation takes about half a second); nothing else
         // runs meanwhile.
@@ -114,13 +115,13 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 None
             };
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = download(&s, &output, format, vault.as_deref()).await;
             s.close().await;
             code
         }
         Verb::Get { target, name, json } => {
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let outcome = s.engine.param_get(s.key, &name).await;
             s.close().await;
             Ok(match outcome {
@@ -137,7 +138,7 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
             value,
             json,
         } => {
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let outcome = s.engine.param_set(s.key, &name, value).await;
             s.close().await;
             Ok(match outcome {
@@ -150,14 +151,14 @@ pub async fn run(args: ParamsArgs) -> anyhow::Result<ExitCode> {
         }
         Verb::Load { target, file } => {
             let wanted = read_file(&file)?;
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = load(&s, wanted).await;
             s.close().await;
             code
         }
         Verb::Diff { target, file, json } => {
             let wanted = read_file(&file)?;
-            let s = open_session!(&target);
+            let s = open_session!(&target, gate);
             let code = diff(&s, &file, wanted, json).await;
             s.close().await;
             code

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use airgap_engine::airgap_egress::Gate;
 use airgap_engine::{EngineConfig, EngineEvent, EngineHandle, FlightId, RecordTo};
 use airgap_link::{Address, LinkOptions};
 use anyhow::Context;
@@ -48,14 +49,14 @@ struct Flight {
     failed: Option<String>,
 }
 
-pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: RecordArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
     let vault = Arc::new(tokio::task::spawn_blocking(vault::open_locked).await??);
     let path = vault::vault_path()?;
-    let gate = airgap_engine::airgap_egress::Gate::new(false);
-    airgap_engine::audit_refusals(&gate, Arc::clone(&vault));
+    // The vault is held open for the whole recording anyway: refusals go straight to it.
+    airgap_engine::audit_refusals(gate, Arc::clone(&vault));
     let config = EngineConfig {
         record_to: Some(RecordTo::new(Arc::clone(&vault))),
-        gate,
+        gate: gate.clone(),
         ..EngineConfig::default()
     };
     let engine = EngineHandle::start(config, CancellationToken::new());

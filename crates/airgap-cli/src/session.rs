@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use airgap_engine::airgap_egress::Gate;
 use airgap_engine::{
     EngineConfig, EngineEvent, EngineHandle, OpError, OpKind, OpProgress, ProgressUnit, VehicleKey,
     VehicleSnapshot,
@@ -40,8 +41,8 @@ pub struct Target {
 /// Opens a [`Session`] or returns from the calling verb with the exit status for "no vehicle".
 #[macro_export]
 macro_rules! open_session {
-    ($target:expr) => {
-        match $crate::session::Session::open($target).await? {
+    ($target:expr, $gate:expr) => {
+        match $crate::session::Session::open($target, $gate).await? {
             Ok(session) => session,
             Err(code) => return Ok(code),
         }
@@ -56,10 +57,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn open(target: &Target) -> anyhow::Result<Result<Session, ExitCode>> {
+    pub async fn open(target: &Target, gate: &Gate) -> anyhow::Result<Result<Session, ExitCode>> {
         let cancel = CancellationToken::new();
         let config = EngineConfig {
             use_ftp: !target.no_ftp,
+            gate: gate.clone(),
             ..EngineConfig::default()
         };
         let engine = EngineHandle::start(config, cancel);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use airgap_engine::airgap_egress::Gate;
 use airgap_engine::{
     EngineConfig, EngineError, EngineEvent, EngineHandle, LinkInfo, LinkState, Telemetry,
     VehicleSnapshot,
@@ -50,14 +51,14 @@ struct Output {
     duration: Option<f64>,
 }
 
-pub async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub async fn replay(args: ReplayArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
     let spec = format!("replay:{}@{}", args.file.display(), args.speed);
     let address: Address = spec.parse()?;
-    watch(address, &[], args.output).await
+    watch(address, &[], args.output, gate).await
 }
 
-pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    watch(args.address, &args.outs, args.output).await
+pub async fn run(args: WatchArgs, gate: &Gate) -> anyhow::Result<ExitCode> {
+    watch(args.address, &args.outs, args.output, gate).await
 }
 
 /// Opens each `--out` forward; one that is refused or cannot open is said on stderr and the
@@ -74,9 +75,18 @@ pub(crate) async fn add_forwards(engine: &EngineHandle, outs: &[Address]) {
     }
 }
 
-async fn watch(address: Address, outs: &[Address], output: Output) -> anyhow::Result<ExitCode> {
+async fn watch(
+    address: Address,
+    outs: &[Address],
+    output: Output,
+    gate: &Gate,
+) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
-    let engine = EngineHandle::start(EngineConfig::default(), cancel.clone());
+    let config = EngineConfig {
+        gate: gate.clone(),
+        ..EngineConfig::default()
+    };
+    let engine = EngineHandle::start(config, cancel.clone());
     let mut events = engine.subscribe();
     // Before the vehicle link, so a forward carries the session from its first frame.
     add_forwards(&engine, outs).await;

@@ -17,6 +17,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+mod switch;
+pub use switch::{
+    os_layer, selftest, LayerCheck, OsLayer, Outcome, SealState, SealSwitch, SelfTest, SwitchError,
+    PROBE, SWITCH_FILE,
+};
+
 /// Somewhere a feature wants to send bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Destination {
