@@ -44,6 +44,10 @@ struct Args {
     /// directory). `AIRGAP_KDF=fast` (tests only) makes a new vault cheap to unlock.
     #[arg(long, value_name = "DIR", env = "AIRGAP_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Run sealed whatever the persisted switch says: every network destination but loopback
+    /// and serial devices is refused (the OS-level seal is not built yet).
+    #[arg(long)]
+    sealed: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +86,19 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    // The switch is read before anything can reach a network; one that cannot be read
+    // counts as sealed (fail closed).
+    let sealed = args.sealed
+        || match airgap_engine::airgap_egress::SealSwitch::read(&data_dir) {
+            Ok(state) => state.is_sealed(),
+            Err(error) => {
+                tracing::warn!(%error, "the seal switch cannot be read; running sealed");
+                true
+            }
+        };
+    if sealed {
+        eprintln!("airgap-gcs: sealed (app level: egress gate; OS seal: not available yet)");
+    }
     // Opened before the engine so that every link is recorded from the moment it opens.
     let (vault, record_to) = vault::VaultHandle::open_at_start(&data_dir, vault::kdf_from_env());
     // One runtime for the engine and Tauri's own async work.
@@ -93,7 +110,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
     let cancel = CancellationToken::new();
     let state = runtime.block_on(async {
-        let gate = airgap_engine::airgap_egress::Gate::new(false);
+        let gate = airgap_engine::airgap_egress::Gate::new(sealed);
         if let Some(to) = &record_to {
             airgap_engine::audit_refusals(&gate, to.vault.clone());
         }
