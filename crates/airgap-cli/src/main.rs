@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         command => runtime().and_then(|rt| {
             rt.block_on(async move {
                 match command {
-                    Command::Sim(args) => sim::run(args).await,
+                    Command::Sim(args) => sim::run(args, gate).await,
                     Command::Watch(args) => watch::run(args, gate).await,
                     Command::Replay(args) => watch::replay(args, gate).await,
                     Command::Cmd(args) => cmd::run(args, gate).await,

@@ -61,7 +61,10 @@ fn probability(s: &str) -> Result<f64, String> {
     }
 }
 
-pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: SimArgs,
+    gate: &airgap_engine::airgap_egress::Gate,
+) -> anyhow::Result<ExitCode> {
     let faults = (args.loss > 0.0 || args.dup > 0.0 || args.corrupt > 0.0).then_some(Faults {
         loss: args.loss,
         dup: args.dup,
@@ -90,6 +93,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         let address = args
             .address
             .expect("clap requires an address without --pty");
+        // The simulator opens its own socket: sealed, it may serve only on loopback.
+        if let Some(destination) = airgap_engine::egress_destination(&address) {
+            if let Err(refused) = gate.check_for("simulator link", &destination) {
+                eprintln!("airgap: cannot serve on {address}: {refused}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         let sim = Sim::start(&address, config, cancel.clone())
             .await
             .with_context(|| format!("cannot serve on {address}"))?;

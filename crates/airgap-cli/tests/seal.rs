@@ -495,3 +495,20 @@ fn sealed_watch_of_a_loopback_sim_works_and_a_remote_forward_is_refused() {
     }
     drop(sim);
 }
+
+/// `airgap --sealed sim` may serve on loopback only: the simulator opens its own socket, so
+/// it asks the gate too.
+#[test]
+fn a_sealed_sim_serves_only_on_loopback() {
+    let d = Data::new("seal-sim");
+    let remote = format!("udpout:{REMOTE}:14550");
+    let (status, out) = d.run(&["--sealed", "sim", remote.as_str()]);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "airgap: cannot serve on {remote}: simulator link to {REMOTE}:14550 refused"
+        )),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("serving"), "{out:?}");
+}

@@ -281,7 +281,8 @@ impl Gate {
             reason,
         };
         self.inner.refused.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%refusal, "egress refused");
+        // Info, not warn: the front end that asked tells the pilot, in its own words.
+        tracing::info!(%refusal, "egress refused");
         // Cloned out so the sink runs without the lock held: it may be slow (a disk write)
         // and may itself ask the gate something.
         let sink = self

@@ -191,7 +191,7 @@ impl Forwards {
 
 /// Where using `address` would send bytes, for the egress gate; `None` for a log replay,
 /// which reads a file and sends nothing anywhere.
-pub(crate) fn destination(address: &Address) -> Option<Destination> {
+pub fn destination(address: &Address) -> Option<Destination> {
     Some(match address {
         // A listener answers whoever reaches it: its bind address is what is exposed.
         Address::UdpIn(addr) | Address::UdpOut(addr) | Address::TcpIn(addr) => {

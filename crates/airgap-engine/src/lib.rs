@@ -24,7 +24,7 @@ pub use airgap_core::series::Group as SeriesGroup;
 pub use airgap_egress;
 pub use airgap_vault;
 pub use airgap_vault::FlightId;
-pub use forward::{ForwardId, ForwardInfo, ForwardStats};
+pub use forward::{destination as egress_destination, ForwardId, ForwardInfo, ForwardStats};
 pub use ops::{OpError, OpKind, OpProgress, ProgressUnit, UploadReport};
 pub use record::{audit_refusals, RecordTo};
 
