@@ -174,7 +174,8 @@ impl From<VaultError> for IpcError {
             VaultError::Corrupt { .. }
             | VaultError::DatabaseCorrupt { .. }
             | VaultError::UnknownFormat { .. }
-            | VaultError::AuditBroken { .. } => "vault_damaged",
+            | VaultError::AuditBroken { .. }
+            | VaultError::RolledBack { .. } => "vault_damaged",
             _ => "vault_failed",
         };
         let message = match e {

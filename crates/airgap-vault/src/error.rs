@@ -55,6 +55,10 @@ pub enum VaultError {
     AuditBroken { seq: u64, problem: AuditProblem },
     #[error("the storage backend failed: {detail}")]
     Backend { detail: String },
+    /// The database lost writes it had made durable: truncated, or replaced by an older
+    /// copy. Nothing is opened, so nothing recorded since can silently land on top of it.
+    #[error("the vault database is older than its last write (generation {found}, expected {expected}): a file was truncated or replaced by an older copy")]
+    RolledBack { found: u64, expected: u64 },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -66,6 +70,9 @@ impl From<StoreError> for VaultError {
             StoreError::Io(e) => VaultError::Io(e),
             StoreError::Corrupt { detail } => VaultError::DatabaseCorrupt { detail },
             StoreError::Backend { detail } => VaultError::Backend { detail },
+            StoreError::RolledBack { found, expected } => {
+                VaultError::RolledBack { found, expected }
+            }
         }
     }
 }

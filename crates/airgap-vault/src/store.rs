@@ -25,6 +25,10 @@ pub enum StoreError {
     Io(#[from] io::Error),
     #[error("the storage backend failed: {detail}")]
     Backend { detail: String },
+    /// The database holds fewer writes than it once made durable: a file was truncated or
+    /// replaced by an older copy (sled recovers either as an earlier consistent state).
+    #[error("the database is at write generation {found}, but generation {expected} was made durable before: a file was truncated or replaced by an older copy")]
+    RolledBack { found: u64, expected: u64 },
 }
 
 /// Ordered key-value trees, durable after [`Store::flush`]. Keys sort bytewise.
@@ -43,6 +47,17 @@ pub trait Store: Send + Sync {
 const LOCK_FILE: &str = "airgap-vault.lock";
 /// Name of sled's own directory inside a vault directory.
 const SLED_DIR: &str = "sled";
+/// The generation anchor, beside sled's directory: the number of the last durable flush.
+/// sled recovers a log cut short as the state of an earlier flush, silently, exactly as after
+/// a crash; a generation stored inside the database that is behind this file's says the
+/// database lost writes it had made durable. The anchor is written after the flush it
+/// counts, so after a crash it is behind or equal, never ahead.
+const ANCHOR_FILE: &str = "generation";
+/// Where the database keeps its own copy of the generation.
+const STORE_TREE: &str = "__store";
+const GENERATION_KEY: &[u8] = b"generation";
+/// Stored beside the generation in the anchor (XORed), so a torn write is recognised.
+const ANCHOR_CHECK: u64 = 0x6169_7267_6170_6765;
 /// sled's page cache defaults to 1 GiB; recording only appends, and the app's whole process
 /// tree has a memory budget of a few hundred MiB.
 const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -53,6 +68,8 @@ const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct SledStore {
     db: sled::Db,
     trees: Mutex<HashMap<String, sled::Tree>>,
+    /// The last durable flush's number, and the anchor file that records it.
+    generation: Mutex<(u64, File)>,
     // Held for the lock; released by the OS when the file closes or the process dies.
     _lock: File,
 }
@@ -96,9 +113,39 @@ impl SledStore {
                 Err(e) => return Err(from_sled(e)),
             }
         };
+        let stored = match db
+            .open_tree(STORE_TREE)
+            .and_then(|t| t.get(GENERATION_KEY))
+            .map_err(from_sled)?
+        {
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    detail: "the stored write generation is not 8 bytes".to_owned(),
+                })?,
+            None => 0,
+        };
+        let mut anchor = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(dir.join(ANCHOR_FILE))?;
+        match read_anchor(&mut anchor)? {
+            Some(expected) if stored < expected => {
+                return Err(StoreError::RolledBack {
+                    found: stored,
+                    expected,
+                })
+            }
+            // Behind or equal: a crash between a flush and its anchor write, or a vault from
+            // before the anchor. A torn anchor (a crash mid-write) says nothing either way.
+            _ => write_anchor(&mut anchor, stored)?,
+        }
         Ok(SledStore {
             db,
             trees: Mutex::new(HashMap::new()),
+            generation: Mutex::new((stored, anchor)),
             _lock: lock,
         })
     }
@@ -144,9 +191,46 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let mut generation = lock(&self.generation);
+        let next = generation.0 + 1;
+        self.tree(STORE_TREE)?
+            .insert(GENERATION_KEY, &next.to_be_bytes())
+            .map_err(from_sled)?;
         self.db.flush().map_err(from_sled)?;
+        generation.0 = next;
+        // Not synced: an anchor that lags after a power cut only weakens the check for
+        // that one flush, while a sync here would double the cost of every flush.
+        write_anchor(&mut generation.1, next)?;
         Ok(())
     }
+}
+
+/// The generation in the anchor file; `None` when the file is new, or torn by a crash.
+fn read_anchor(file: &mut File) -> Result<Option<u64>, StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = [0u8; 16];
+    file.seek(SeekFrom::Start(0))?;
+    let mut read = 0;
+    while read < bytes.len() {
+        match file.read(&mut bytes[read..])? {
+            0 => return Ok(None),
+            n => read += n,
+        }
+    }
+    let [g0, g1, g2, g3, g4, g5, g6, g7, c0, c1, c2, c3, c4, c5, c6, c7] = bytes;
+    let generation = u64::from_be_bytes([g0, g1, g2, g3, g4, g5, g6, g7]);
+    let check = u64::from_be_bytes([c0, c1, c2, c3, c4, c5, c6, c7]);
+    Ok((check == generation ^ ANCHOR_CHECK).then_some(generation))
+}
+
+fn write_anchor(file: &mut File, generation: u64) -> Result<(), StoreError> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&generation.to_be_bytes());
+    bytes[8..].copy_from_slice(&(generation ^ ANCHOR_CHECK).to_be_bytes());
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&bytes)?;
+    Ok(())
 }
 
 /// How long a store this process just dropped may keep sled's own file lock.
