@@ -17,80 +17,22 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use airgap_core::frame::parse_slice;
 use airgap_vault::{AuditEvent, SecretString, Vault};
-use common::{free_udp_port, wait_for_udp_listener, Finished, Proc, ScratchDir, AIRGAP};
+use common::{free_udp_port, wait_for_udp_listener, Data, Finished, Proc, ScratchDir};
 use serde_json::Value;
 
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 const BANNER: &str = "airgap: sealed (app level: egress gate; OS seal: not available yet)";
 const REMOTE: &str = "192.0.2.1";
 
-/// A scratch data directory with a passphrase file, where every `airgap` runs.
-struct Data {
-    dir: ScratchDir,
-    data: PathBuf,
-    pass: PathBuf,
-}
-
 impl Data {
-    fn new(label: &str) -> Data {
-        let dir = ScratchDir::new(label);
-        let data = dir.join("data");
-        let pass = dir.join("pass");
-        std::fs::write(&pass, "correct horse battery staple\n").expect("write the passphrase");
-        Data { dir, data, pass }
-    }
-
     fn switch_file(&self) -> PathBuf {
         self.data.join("seal")
-    }
-
-    /// `airgap ARGS…` (through `wrapper`, when given) with this data directory and `pass` as
-    /// the passphrase file (none when `None`).
-    fn command(&self, wrapper: &[&str], args: &[&str], pass: Option<&Path>) -> Command {
-        let mut cmd = match wrapper.split_first() {
-            Some((program, rest)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(rest).arg(AIRGAP);
-                cmd
-            }
-            None => Command::new(AIRGAP),
-        };
-        cmd.args(args)
-            .env("AIRGAP_DATA_DIR", &self.data)
-            .env("AIRGAP_KDF", "fast")
-            .env_remove("AIRGAP_PASSPHRASE_FILE")
-            .env_remove("RUST_LOG");
-        if let Some(pass) = pass {
-            cmd.env("AIRGAP_PASSPHRASE_FILE", pass);
-        }
-        cmd
-    }
-
-    fn run_with(&self, args: &[&str], pass: Option<&Path>) -> (ExitStatus, Finished) {
-        Proc::spawn(
-            &format!("airgap {}", args.join(" ")),
-            &mut self.command(&[], args, pass),
-        )
-        .wait(CLI_TIMEOUT)
-    }
-
-    fn run(&self, args: &[&str]) -> (ExitStatus, Finished) {
-        self.run_with(args, Some(&self.pass))
-    }
-
-    fn ok(&self, args: &[&str]) -> Finished {
-        let (status, out) = self.run(args);
-        assert!(
-            status.success(),
-            "airgap {args:?} exited with {status}{out:?}"
-        );
-        out
     }
 
     fn status(&self) -> Value {
@@ -372,7 +314,7 @@ fn a_sealed_vehicle_link_to_a_remote_address_is_refused_before_any_socket() {
         let started = Instant::now();
         let (status, out) = Proc::spawn(
             &format!("airgap {}", args.join(" ")),
-            &mut d.command(&wrapper, &args, None),
+            &mut d.command_wrapped(&wrapper, &args, None),
         )
         .wait(CLI_TIMEOUT);
         assert_eq!(status.code(), Some(1), "{out:?}");
@@ -427,7 +369,7 @@ fn sealed_watch_of_a_loopback_sim_works_and_a_remote_forward_is_refused() {
     let port = free_udp_port();
     let mut sim = Proc::spawn(
         "airgap sim",
-        &mut d.command(&[], &["sim", &format!("udpin:127.0.0.1:{port}")], None),
+        &mut d.command(&["sim", &format!("udpin:127.0.0.1:{port}")], None),
     );
     wait_for_udp_listener(&mut sim, port);
     let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP socket");
@@ -455,7 +397,7 @@ fn sealed_watch_of_a_loopback_sim_works_and_a_remote_forward_is_refused() {
     ];
     let watch = Proc::spawn(
         "airgap --sealed watch",
-        &mut d.command(&wrapper, &args, None),
+        &mut d.command_wrapped(&wrapper, &args, None),
     );
     // A loopback forward works sealed, beside the refused one.
     let forwarded = vehicle_frames(&receiver, Duration::from_secs(20), 20);

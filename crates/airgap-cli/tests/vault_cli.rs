@@ -12,9 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{
-    free_udp_port, python, script, wait_for_udp_listener, Finished, Proc, ScratchDir, AIRGAP,
-};
+use common::{free_udp_port, python, script, wait_for_udp_listener, Data, Finished, Proc, AIRGAP};
 use serde_json::Value;
 
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,22 +20,7 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 const BANNER: &[u8] = b"ArduCopter";
 const RECORD_S: f64 = 4.0;
 
-/// A scratch data directory with a passphrase file, where every `airgap` runs.
-struct Data {
-    dir: ScratchDir,
-    data: PathBuf,
-    pass: PathBuf,
-}
-
 impl Data {
-    fn new(label: &str) -> Data {
-        let dir = ScratchDir::new(label);
-        let data = dir.join("data");
-        let pass = dir.join("pass");
-        std::fs::write(&pass, "correct horse battery staple\n").expect("write the passphrase");
-        Data { dir, data, pass }
-    }
-
     fn vault_dir(&self) -> PathBuf {
         self.data.join("vault")
     }
@@ -46,43 +29,6 @@ impl Data {
         let path = self.dir.join(name);
         std::fs::write(&path, content).unwrap_or_else(|e| panic!("write {name}: {e}"));
         path
-    }
-
-    /// `airgap ARGS…` with this data directory and `pass` as the passphrase file (none when
-    /// `None`). Environment from outside the test that could change the outcome is removed.
-    fn command(&self, args: &[&str], pass: Option<&Path>) -> Command {
-        let mut cmd = Command::new(AIRGAP);
-        cmd.args(args)
-            .env("AIRGAP_DATA_DIR", &self.data)
-            .env("AIRGAP_KDF", "fast")
-            .env_remove("AIRGAP_PASSPHRASE_FILE")
-            .env_remove("AIRGAP_NEW_PASSPHRASE_FILE")
-            .env_remove("AIRGAP_BUNDLE_PASSPHRASE_FILE");
-        if let Some(pass) = pass {
-            cmd.env("AIRGAP_PASSPHRASE_FILE", pass);
-        }
-        cmd
-    }
-
-    fn run_with(&self, args: &[&str], pass: Option<&Path>) -> (ExitStatus, Finished) {
-        Proc::spawn(
-            &format!("airgap {}", args.join(" ")),
-            &mut self.command(args, pass),
-        )
-        .wait(CLI_TIMEOUT)
-    }
-
-    fn run(&self, args: &[&str]) -> (ExitStatus, Finished) {
-        self.run_with(args, Some(&self.pass))
-    }
-
-    fn ok(&self, args: &[&str]) -> Finished {
-        let (status, out) = self.run(args);
-        assert!(
-            status.success(),
-            "airgap {args:?} exited with {status}{out:?}"
-        );
-        out
     }
 
     fn init(&self) {

@@ -241,3 +241,74 @@ impl Drop for ScratchDir {
         }
     }
 }
+
+/// A scratch data directory with a passphrase file, where every `airgap` of a test runs,
+/// with cheap key derivation (AIRGAP_KDF=fast).
+pub struct Data {
+    pub dir: ScratchDir,
+    pub data: PathBuf,
+    pub pass: PathBuf,
+}
+
+impl Data {
+    pub fn new(label: &str) -> Data {
+        let dir = ScratchDir::new(label);
+        let data = dir.join("data");
+        let pass = dir.join("pass");
+        std::fs::write(&pass, "correct horse battery staple\n").expect("write the passphrase");
+        Data { dir, data, pass }
+    }
+
+    /// `airgap ARGS…` with this data directory and `pass` as the passphrase file (none when
+    /// `None`). Environment from outside the test that could change the outcome is removed.
+    pub fn command(&self, args: &[&str], pass: Option<&Path>) -> Command {
+        self.command_wrapped(&[], args, pass)
+    }
+
+    /// Like [`Data::command`], run through `wrapper` (e.g. `strace …`) when it is not empty.
+    pub fn command_wrapped(&self, wrapper: &[&str], args: &[&str], pass: Option<&Path>) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(AIRGAP);
+                cmd
+            }
+            None => Command::new(AIRGAP),
+        };
+        cmd.args(args)
+            .env("AIRGAP_DATA_DIR", &self.data)
+            .env("AIRGAP_KDF", "fast")
+            .env_remove("AIRGAP_PASSPHRASE_FILE")
+            .env_remove("AIRGAP_NEW_PASSPHRASE_FILE")
+            .env_remove("AIRGAP_BUNDLE_PASSPHRASE_FILE")
+            .env_remove("RUST_LOG");
+        if let Some(pass) = pass {
+            cmd.env("AIRGAP_PASSPHRASE_FILE", pass);
+        }
+        cmd
+    }
+
+    pub fn run_with(&self, args: &[&str], pass: Option<&Path>) -> (ExitStatus, Finished) {
+        Proc::spawn(
+            &format!("airgap {}", args.join(" ")),
+            &mut self.command(args, pass),
+        )
+        .wait(DATA_CLI_TIMEOUT)
+    }
+
+    pub fn run(&self, args: &[&str]) -> (ExitStatus, Finished) {
+        self.run_with(args, Some(&self.pass))
+    }
+
+    pub fn ok(&self, args: &[&str]) -> Finished {
+        let (status, out) = self.run(args);
+        assert!(
+            status.success(),
+            "airgap {args:?} exited with {status}{out:?}"
+        );
+        out
+    }
+}
+
+/// How long one `airgap` run of a [`Data`] test may take.
+const DATA_CLI_TIMEOUT: Duration = Duration::from_secs(60);
