@@ -697,15 +697,22 @@ impl App {
             &dir.path().join("app.log"),
         )?;
 
-        let mut ready = Deadline::new("tauri-driver to listen", DRIVER_READY_TIMEOUT);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if driver.has_exited() {
-                bail!(
-                    "tauri-driver exited at start (is it installed? is WebKitWebDriver on PATH?):\n{}",
-                    driver.log_tail(40)
-                );
+        // tauri-driver listens first and starts WebKitWebDriver after; a session asked for
+        // before the native driver listens fails with a connect error, so wait for both.
+        let mut ready = Deadline::new(
+            "tauri-driver and WebKitWebDriver to listen",
+            DRIVER_READY_TIMEOUT,
+        );
+        for (who, p) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
+            while TcpStream::connect(("127.0.0.1", p)).is_err() {
+                if driver.has_exited() {
+                    bail!(
+                        "tauri-driver exited at start (is it installed? is WebKitWebDriver on PATH?):\n{}",
+                        driver.log_tail(40)
+                    );
+                }
+                ready.tick(format!("{who}: nothing on port {p}")).await?;
             }
-            ready.tick(format!("nothing on port {port}")).await?;
         }
 
         let mut app_args = vec!["--data-dir".to_owned(), data_arg];
