@@ -81,7 +81,19 @@ fn main() -> ExitCode {
         .init();
 
     // Before anything can touch a network: every engine below gets this gate.
-    let seal = seal::Startup::read(cli.sealed);
+    let mut seal = seal::Startup::read(cli.sealed);
+    // The OS seal goes on here, before the runtime, the vault or anything else starts a
+    // thread; the hidden child probe runs under its parent's seal instead.
+    let child_probe = matches!(&cli.command, Command::Seal(args) if seal::is_child_probe(args));
+    if !child_probe {
+        seal.engage_os();
+    }
+    if let Some(why) = &seal.os_failure {
+        if !matches!(cli.command, Command::Seal(_)) {
+            eprintln!("airgap: refusing to run sealed: {why}");
+            return ExitCode::from(1);
+        }
+    }
     seal.announce();
     if !matches!(cli.command, Command::Seal(_)) {
         seal.audit_refusals();

@@ -1,12 +1,17 @@
 //! `airgap seal` (status, on, off, selftest), and the seal every verb runs under: read once
 //! at start, before anything can touch a network, from the persisted switch and `--sealed`.
 //!
-//! What is in place today is the app-level layer, the egress gate; the operating-system seal
-//! is not built yet, and every message here says so rather than let "sealed" promise more.
+//! A sealed command runs behind the egress gate (the app layer) and, on Linux, the OS seal,
+//! engaged in `main` before any thread starts; elsewhere every message says the OS layer is
+//! not there rather than let "sealed" promise more.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use airgap_engine::airgap_egress::os::{self, SealError};
 use airgap_engine::airgap_egress::{
     os_layer, selftest, Gate, OsLayer, Outcome, Refusal, SealState, SealSwitch,
 };
@@ -44,8 +49,18 @@ enum Verb {
     Selftest {
         #[arg(long)]
         json: bool,
+        /// Also try to reach ADDR (IP:PORT) directly, past the gate, with TCP and UDP, from
+        /// this process and from a child process: sealed, both must be stopped by the OS.
+        #[arg(long, value_name = "ADDR")]
+        probe: Option<SocketAddr>,
     },
+    /// (For `selftest --probe`: the child process's side.) Tries ADDR and prints what got out.
+    #[command(hide = true)]
+    Probe { addr: SocketAddr },
 }
+
+/// How long a probe's TCP connection may take to be refused or established.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the switch said at start.
 enum Switch {
@@ -62,6 +77,8 @@ pub struct Startup {
     flag: bool,
     switch: Switch,
     data_dir: Option<PathBuf>,
+    /// Why the OS seal could not be engaged, when a sealed start tried.
+    pub os_failure: Option<SealError>,
 }
 
 impl Startup {
@@ -88,6 +105,17 @@ impl Startup {
             flag,
             switch,
             data_dir,
+            os_failure: None,
+        }
+    }
+
+    /// Engages the OS seal when this command runs sealed. Must be called before any thread
+    /// starts; a failure is kept in `os_failure` (the caller refuses to run sealed).
+    pub fn engage_os(&mut self) {
+        if self.gate.is_sealed() {
+            if let Err(e) = os::engage() {
+                self.os_failure = Some(e);
+            }
         }
     }
 
@@ -151,8 +179,8 @@ pub fn sealed_banner() -> String {
 
 fn os_text() -> String {
     match os_layer() {
-        OsLayer::NotAvailable { .. } => "not available yet".to_owned(),
-        engaged @ OsLayer::Engaged { .. } => engaged.to_string(),
+        OsLayer::NotAvailable { why } => why.to_owned(),
+        OsLayer::Engaged { .. } => "engaged".to_owned(),
     }
 }
 
@@ -161,8 +189,44 @@ pub fn run(args: SealArgs, startup: &Startup) -> anyhow::Result<ExitCode> {
         Verb::Status { json } => status(startup, json),
         Verb::On => on(),
         Verb::Off => off(),
-        Verb::Selftest { json } => self_test(startup, json),
+        Verb::Selftest { json, probe } => self_test(startup, json, probe),
+        Verb::Probe { addr } => {
+            let reach = os::probe_reach(addr, PROBE_TIMEOUT);
+            println!("{}", reach_json(&reach));
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// True for the hidden `seal probe`, which must run under its parent's seal only (it tests
+/// that a child inherits it) and so must not engage one of its own.
+pub fn is_child_probe(args: &SealArgs) -> bool {
+    matches!(args.verb, Verb::Probe { .. })
+}
+
+fn reach_json(reach: &os::Reach) -> serde_json::Value {
+    let one = |r: &Result<(), String>| match r {
+        Ok(()) => json!({ "reached": true }),
+        Err(e) => json!({ "reached": false, "error": e }),
+    };
+    json!({ "tcp": one(&reach.tcp), "udp": one(&reach.udp) })
+}
+
+/// Runs `airgap seal probe ADDR` as a child of this process and reads what it found.
+fn probe_from_child(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
+    let exe = std::env::current_exe().context("cannot find this program to start the child")?;
+    let out = std::process::Command::new(exe)
+        .args(["seal", "probe", &addr.to_string()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot start the child probe")?;
+    serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "the child probe said nothing readable (exit {}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
 }
 
 fn status(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
@@ -173,6 +237,7 @@ fn status(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
         Switch::Unknown(why) => ("unreadable", Some(why.as_str())),
     };
     let os = os_layer();
+    let os_failure = startup.os_failure.as_ref().map(ToString::to_string);
     if json {
         println!(
             "{}",
@@ -188,6 +253,8 @@ fn status(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
                     OsLayer::Engaged { mechanism } => json!({ "available": true, "mechanism": mechanism }),
                     OsLayer::NotAvailable { why } => json!({ "available": false, "why": why }),
                 },
+                "os_layer_failure": os_failure,
+                "os_refused": os::refused_count(),
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -207,7 +274,13 @@ fn status(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
             "open: every destination may be reached"
         }
     );
-    println!("OS seal: {os}");
+    match &os_failure {
+        Some(why) => println!("OS seal: FAILED to engage: {why}"),
+        None => println!("OS seal: {os}"),
+    }
+    if let Some(n) = os::refused_count() {
+        println!("sockets refused by the OS seal in this process tree: {n}");
+    }
     println!(
         "refused egress attempts are counted per process and written to the vault's audit \
          trail (egress_refused)"
@@ -284,10 +357,41 @@ fn off() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn self_test(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
+fn self_test(
+    startup: &Startup,
+    json: bool,
+    probe: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     // A clone of the gate every verb would use; no audit sink is set for `seal`, so the
     // probe's refusal is counted here and not written to the trail.
-    let test = selftest(&startup.gate);
+    let mut test = selftest(&startup.gate);
+    if let Some(why) = &startup.os_failure {
+        test.layers.retain(|l| l.layer != "OS seal");
+        test.layers.push(airgap_engine::airgap_egress::LayerCheck {
+            layer: "OS seal",
+            outcome: Outcome::Fail,
+            detail: format!("failed to engage: {why}"),
+        });
+    }
+    // Past the gate, from here and from a child: what the OS lets out.
+    let reaches = match probe {
+        Some(addr) => Some((
+            reach_json(&os::probe_reach(addr, PROBE_TIMEOUT)),
+            probe_from_child(addr)?,
+        )),
+        None => None,
+    };
+    let reached = |v: &serde_json::Value| {
+        ["tcp", "udp"]
+            .iter()
+            .any(|k| v[k]["reached"].as_bool().unwrap_or(true))
+    };
+    // Sealed, anything that got out fails the test; online, the probe only reports.
+    let probe_failed = startup.gate.is_sealed()
+        && reaches
+            .as_ref()
+            .is_some_and(|(here, child)| reached(here) || reached(child));
+    let passed = test.passed() && !probe_failed;
     if json {
         let layers: Vec<_> = test
             .layers
@@ -304,15 +408,24 @@ fn self_test(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
             "{}",
             json!({
                 "sealed": startup.gate.is_sealed(),
-                "passed": test.passed(),
+                "passed": passed,
                 "layers": layers,
+                "probe": reaches.as_ref().map(|(here, child)| json!({
+                    "addr": probe.map(|a| a.to_string()),
+                    "process": here,
+                    "child": child,
+                })),
             })
         );
     } else {
         for l in &test.layers {
             println!("{:<12} {:<6} {}", l.layer, l.outcome.to_string(), l.detail);
         }
-        let summary = if !test.passed() {
+        if let (Some((here, child)), Some(addr)) = (&reaches, probe) {
+            println!("probe {addr} from this process: {here}");
+            println!("probe {addr} from a child process: {child}");
+        }
+        let summary = if !passed {
             "seal self-test FAILED: a layer that is claimed does not hold".to_owned()
         } else if !startup.gate.is_sealed() {
             "nothing is sealed: the switch is ONLINE".to_owned()
@@ -323,7 +436,7 @@ fn self_test(startup: &Startup, json: bool) -> anyhow::Result<ExitCode> {
         };
         println!("{summary}");
     }
-    Ok(if test.passed() {
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

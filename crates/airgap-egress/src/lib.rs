@@ -17,6 +17,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+mod http;
+pub use http::{HttpClient, HttpError, HttpLimits, HttpResponse, PURPOSE_MAP_TILES};
+pub mod os;
 mod switch;
 pub use switch::{
     os_layer, selftest, LayerCheck, OsLayer, Outcome, SealState, SealSwitch, SelfTest, SwitchError,

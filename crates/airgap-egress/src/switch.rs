@@ -204,12 +204,9 @@ impl fmt::Display for OsLayer {
     }
 }
 
-/// The OS seal in this process. It is not built yet on any system, Linux included, so this
-/// says so everywhere.
+/// The OS seal in this process: engaged at start ([`crate::os::engage`]) or why not.
 pub fn os_layer() -> OsLayer {
-    OsLayer::NotAvailable {
-        why: "not implemented yet on this OS",
-    }
+    crate::os::layer()
 }
 
 /// One layer's self-test outcome.
@@ -316,19 +313,39 @@ fn check_gate(gate: &Gate) -> LayerCheck {
 }
 
 fn check_os(os: &OsLayer) -> LayerCheck {
+    check_os_with(os, &crate::os::probes())
+}
+
+/// A claimed OS layer passes only if every one of its probes, run just now, passed.
+fn check_os_with(os: &OsLayer, probes: &[crate::os::Probe]) -> LayerCheck {
+    let check = |outcome, detail| LayerCheck {
+        layer: "OS seal",
+        outcome,
+        detail,
+    };
     match os {
-        OsLayer::NotAvailable { why } => LayerCheck {
-            layer: "OS seal",
-            outcome: Outcome::Absent,
-            detail: (*why).to_owned(),
-        },
-        // An OS layer may only be reported as in place once a check proves it (an internet
-        // socket failing, the filter installed); until that check exists, a claim fails.
-        OsLayer::Engaged { mechanism } => LayerCheck {
-            layer: "OS seal",
-            outcome: Outcome::Fail,
-            detail: format!("{mechanism} is claimed, but no check can confirm it yet"),
-        },
+        OsLayer::NotAvailable { why } => check(Outcome::Absent, (*why).to_owned()),
+        OsLayer::Engaged { mechanism } => {
+            let failed: Vec<String> = probes
+                .iter()
+                .filter(|p| !p.passed)
+                .map(|p| format!("{} FAILED ({})", p.what, p.detail))
+                .collect();
+            if probes.is_empty() {
+                check(
+                    Outcome::Fail,
+                    format!("{mechanism} is claimed, but nothing checked it"),
+                )
+            } else if failed.is_empty() {
+                let passed: Vec<&str> = probes.iter().map(|p| p.what).collect();
+                check(
+                    Outcome::Pass,
+                    format!("{mechanism}; checked: {}", passed.join(", ")),
+                )
+            } else {
+                check(Outcome::Fail, failed.join("; "))
+            }
+        }
     }
 }
 
@@ -490,5 +507,22 @@ mod tests {
         assert!(!test.passed());
         assert_eq!(test.layers[1].outcome, Outcome::Fail);
         assert_eq!(Outcome::Fail.to_string(), "FAIL");
+    }
+
+    #[test]
+    fn a_claimed_os_layer_passes_only_when_every_probe_passed() {
+        let os = OsLayer::Engaged {
+            mechanism: "seccomp",
+        };
+        let probe = |what, passed| crate::os::Probe {
+            what,
+            passed,
+            detail: "d".into(),
+        };
+        let ok = check_os_with(&os, &[probe("filter", true), probe("udp refused", true)]);
+        assert_eq!(ok.outcome, Outcome::Pass);
+        let bad = check_os_with(&os, &[probe("filter", true), probe("udp refused", false)]);
+        assert_eq!(bad.outcome, Outcome::Fail);
+        assert!(bad.detail.contains("udp refused FAILED"), "{}", bad.detail);
     }
 }

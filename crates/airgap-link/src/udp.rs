@@ -1,6 +1,10 @@
 //! UDP transports. `udpin` listens and answers every peer heard recently (several
 //! SITL instances can share one port); `udpout` sends to one address and takes the
 //! replies.
+//!
+//! Under the OS seal the process may hold no UDP socket: the seal's supervisor binds it on
+//! loopback and relays its datagrams ([`airgap_egress::os::udp_relay`]); [`Socket`] hides
+//! which of the two a link has.
 
 #![allow(
     clippy::disallowed_types,
@@ -13,7 +17,10 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use airgap_egress::os::relay;
 use tokio::net::UdpSocket;
+#[cfg(unix)]
+use tokio::net::UnixDatagram;
 use tokio::time::Instant;
 
 use crate::link::{LinkError, LinkEvent, LinkIo, Stopped};
@@ -46,8 +53,7 @@ async fn spawn(
     mut io: LinkIo,
 ) -> Result<SocketAddr, LinkError> {
     let bind_error = |source| LinkError::Bind { addr: bind, source };
-    let socket = UdpSocket::bind(bind).await.map_err(bind_error)?;
-    let local = socket.local_addr().map_err(bind_error)?;
+    let (socket, local) = Socket::bind(bind).await.map_err(bind_error)?;
     tokio::spawn(async move {
         let reason = match run(&socket, remote, &mut io).await {
             Ok(never) => match never {},
@@ -69,8 +75,62 @@ fn is_refused(e: &io::Error) -> bool {
 
 enum Never {}
 
+/// A UDP socket of our own, or one the OS seal's supervisor holds for us.
+enum Socket {
+    Own(UdpSocket),
+    #[cfg(unix)]
+    Relayed(UnixDatagram),
+}
+
+impl Socket {
+    async fn bind(bind: SocketAddr) -> io::Result<(Socket, SocketAddr)> {
+        #[cfg(unix)]
+        if let Some(relayed) = airgap_egress::os::udp_relay(bind) {
+            let (unix, local) = relayed?;
+            unix.set_nonblocking(true)?;
+            return Ok((Socket::Relayed(UnixDatagram::from_std(unix)?), local));
+        }
+        let socket = UdpSocket::bind(bind).await?;
+        let local = socket.local_addr()?;
+        Ok((Socket::Own(socket), local))
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        match self {
+            Socket::Own(s) => s.recv_from(buf).await,
+            #[cfg(unix)]
+            Socket::Relayed(s) => loop {
+                let n = s.recv(buf).await?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the seal's UDP relay has closed",
+                    ));
+                }
+                // A frame that does not parse is the relay's bug, not a datagram: skip it.
+                if let Some((from, payload)) = relay::decode(&buf[..n]) {
+                    let len = payload.len();
+                    buf.copy_within(relay::HEADER_LEN..n, 0);
+                    return Ok((len, from));
+                }
+            },
+        }
+    }
+
+    async fn send_to(&self, payload: &[u8], to: SocketAddr) -> io::Result<usize> {
+        match self {
+            Socket::Own(s) => s.send_to(payload, to).await,
+            #[cfg(unix)]
+            Socket::Relayed(s) => {
+                s.send(&relay::encode(to, payload)).await?;
+                Ok(payload.len())
+            }
+        }
+    }
+}
+
 async fn run(
-    socket: &UdpSocket,
+    socket: &Socket,
     remote: Option<SocketAddr>,
     io: &mut LinkIo,
 ) -> Result<Never, Stopped> {
@@ -80,7 +140,8 @@ async fn run(
     let mut send_error_logged = false;
     // After a receive error we said Down; the next datagram brings the link Up again.
     let mut down = false;
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    // Room for a relayed datagram's header too.
+    let mut buf = vec![0u8; MAX_DATAGRAM + relay::HEADER_LEN];
     let mut expiry = tokio::time::interval(Duration::from_secs(1));
     if let Some(remote) = remote {
         io.rx
@@ -133,7 +194,7 @@ async fn run(
                         io.tx.dropped(1);
                     }
                     for dest in &destinations {
-                        match socket.send_to(&copy, dest).await {
+                        match socket.send_to(&copy, *dest).await {
                             Ok(_) => io.tx.sent(copy.len()),
                             Err(e) => {
                                 io.tx.dropped(1);
