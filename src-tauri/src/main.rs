@@ -7,9 +7,11 @@
 mod commands;
 mod dto;
 mod files;
+mod forward;
 mod mission;
 mod ops;
 mod params;
+mod seal;
 mod telemetry;
 mod vault;
 mod vehicle;
@@ -48,7 +50,15 @@ struct Args {
     /// and serial devices is refused (the OS-level seal is not built yet).
     #[arg(long)]
     sealed: bool,
+    /// Started by a running app that restarts itself (engaging or disengaging the seal): the
+    /// vault is waited for while the old process ends, and a link that cannot be reopened
+    /// is reported instead of stopping the start.
+    #[arg(long, hide = true)]
+    restarted: bool,
 }
+
+/// How long a restarted app waits for the process it replaces to release the vault.
+const RESTART_VAULT_WAIT: Duration = Duration::from_secs(20);
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -86,8 +96,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    // The switch is read before anything can reach a network; one that cannot be read
-    // counts as sealed (fail closed).
+    // The switch is read before anything can reach a network, and before anything starts a
+    // thread (the vault's sled, tokio, GTK): the OS layer of the seal, engaged right below,
+    // must cover every thread and every child process. One that cannot be read counts as
+    // sealed (fail closed).
     let sealed = args.sealed
         || match airgap_engine::airgap_egress::SealSwitch::read(&data_dir) {
             Ok(state) => state.is_sealed(),
@@ -96,11 +108,34 @@ fn run(args: Args) -> anyhow::Result<()> {
                 true
             }
         };
+    // The OS layer of the seal: engaged here, before any thread starts, so that it covers
+    // every thread and every child process (WebKit's included). Nothing above this line may
+    // start a thread. If it cannot be engaged the app refuses to start sealed: it never
+    // pretends.
     if sealed {
-        eprintln!("airgap-gcs: sealed (app level: egress gate; OS seal: not available yet)");
+        airgap_engine::airgap_egress::os::engage().map_err(|why| {
+            anyhow::anyhow!(
+                "refusing to start sealed: {why}. The seal switch stays SEALED; \
+                 `airgap seal status` shows it"
+            )
+        })?;
+    }
+
+    // The self-test runs before the audit sink is set: its probe is a refusal by design.
+    let seal = seal::SealRuntime::start(
+        airgap_engine::airgap_egress::Gate::new(sealed),
+        data_dir.clone(),
+        args.sealed,
+    );
+    if let Some(banner) = seal.banner() {
+        eprintln!("airgap-gcs: {banner}");
     }
     // Opened before the engine so that every link is recorded from the moment it opens.
-    let (vault, record_to) = vault::VaultHandle::open_at_start(&data_dir, vault::kdf_from_env());
+    let (vault, record_to) = vault::VaultHandle::open_at_start(
+        &data_dir,
+        vault::kdf_from_env(),
+        args.restarted.then_some(RESTART_VAULT_WAIT),
+    );
     // One runtime for the engine and Tauri's own async work.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -110,7 +145,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
     let cancel = CancellationToken::new();
     let state = runtime.block_on(async {
-        let gate = airgap_engine::airgap_egress::Gate::new(sealed);
+        let gate = seal.gate().clone();
         if let Some(to) = &record_to {
             airgap_engine::audit_refusals(&gate, to.vault.clone());
         }
@@ -122,10 +157,17 @@ fn run(args: Args) -> anyhow::Result<()> {
         let engine = EngineHandle::start(config, cancel.clone());
         let state = commands::AppState::new(engine.clone(), cancel.clone());
         for address in &args.connect {
-            engine
+            let opened = engine
                 .connect(address.clone(), LinkOptions::default())
                 .await
-                .with_context(|| format!("cannot open {address}"))?;
+                .with_context(|| format!("cannot open {address}"));
+            match opened {
+                Ok(_) => {}
+                // A restart must come back even when a link cannot (a listener on a network
+                // address, refused once sealed): the pilot sees the rest and can reconnect.
+                Err(e) if args.restarted => eprintln!("airgap-gcs: {e:#}"),
+                Err(e) => return Err(e),
+            }
         }
         if args.sim || args.sim_manual {
             state.start_sim(!args.sim_manual).await.map_err(|e| {
@@ -140,6 +182,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .manage(vault)
+        .manage(seal)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::connect,
@@ -177,6 +220,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             vault::mission_delete,
             vault::snapshots_list,
             vault::snapshot_params,
+            seal::seal_status,
+            seal::seal_engage,
+            seal::seal_disengage,
+            forward::forwards_list,
+            forward::forward_add,
+            forward::forward_remove,
         ])
         .build(tauri::generate_context!())
         .context("cannot start the desktop window")?;

@@ -306,10 +306,13 @@ fn on() -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let os = match os::available_here() {
+        Ok(_) => "and the OS seal, engaged as each starts".to_owned(),
+        Err(why) => format!("(OS seal: {why})"),
+    };
     println!(
-        "SEALED: Airgap commands and the desktop app started from now on run {}. Commands \
-         already running keep their state until restarted.",
-        sealed_banner()
+        "SEALED: Airgap commands and the desktop app started from now on run behind the \
+         egress gate {os}. Commands already running keep their state until restarted."
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -357,11 +360,7 @@ fn off() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn self_test(
-    startup: &Startup,
-    json: bool,
-    probe: Option<SocketAddr>,
-) -> anyhow::Result<ExitCode> {
+fn self_test(startup: &Startup, json: bool, probe: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     // A clone of the gate every verb would use; no audit sink is set for `seal`, so the
     // probe's refusal is counted here and not written to the trail.
     let mut test = selftest(&startup.gate);

@@ -27,7 +27,9 @@ use common::{free_udp_port, wait_for_udp_listener, Data, Finished, Proc, Scratch
 use serde_json::Value;
 
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
-const BANNER: &str = "airgap: sealed (app level: egress gate; OS seal: not available yet)";
+/// What a sealed command says once on stderr (these tests run on Linux, where the OS seal
+/// is engaged).
+const BANNER: &str = "airgap: sealed (app level: egress gate; OS seal: engaged)";
 const REMOTE: &str = "192.0.2.1";
 
 impl Data {
@@ -135,7 +137,11 @@ fn on_status_off_round_trip_with_the_passphrase_and_the_audit_trail() {
 
     let out = d.ok(&["seal", "on"]);
     assert!(out.stdout.starts_with("SEALED"), "{out:?}");
-    assert!(out.stdout.contains("OS seal: not available yet"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("egress gate and the OS seal, engaged as each starts"),
+        "{out:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(d.switch_file()).expect("the switch is persisted"),
         "airgap-seal 1\nsealed\n"
@@ -255,13 +261,14 @@ fn selftest_reports_each_layer_and_passes_only_what_is_claimed() {
     assert!(lines[0].contains("192.0.2.1:9"), "{out:?}");
     assert!(
         lines[1].starts_with("OS seal")
-            && lines[1].contains("ABSENT")
-            && lines[1].contains("not implemented yet on this OS"),
+            && lines[1].contains("PASS")
+            && lines[1].contains("an internet datagram socket is refused")
+            && lines[1].contains("TCP sockets are tied to the loopback device"),
         "{out:?}"
     );
     assert!(
-        !out.stdout.contains("FAIL") && !out.stdout.contains("every layer holds"),
-        "no layer that is absent may be claimed{out:?}"
+        !out.stdout.contains("FAIL") && out.stdout.contains("every layer holds"),
+        "{out:?}"
     );
 
     d.ok(&["seal", "on"]);
@@ -282,7 +289,7 @@ fn selftest_reports_each_layer_and_passes_only_what_is_claimed() {
         .collect();
     assert_eq!(
         outcomes,
-        vec![("egress gate", "PASS"), ("OS seal", "ABSENT")],
+        vec![("egress gate", "PASS"), ("OS seal", "PASS")],
         "{t}"
     );
 }
@@ -453,4 +460,70 @@ fn a_sealed_sim_serves_only_on_loopback() {
         "{out:?}"
     );
     assert!(!out.stdout.contains("serving"), "{out:?}");
+}
+
+/// Runs `airgap ARGS` from a Python parent that hands it an open UDP socket (as descriptor
+/// `pass_fds` does): a socket opened before the seal would escape it.
+const WITH_INHERITED_SOCKET: &str = "import socket, subprocess, sys\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+sys.exit(subprocess.run(sys.argv[1:], pass_fds=[s.fileno()]).returncode)\n";
+
+#[test]
+fn a_sealed_start_that_cannot_be_sealed_refuses_and_says_why() {
+    let d = Data::new("seal-fail-closed");
+    let port = common::free_udp_port().to_string();
+    let args = [
+        "--sealed",
+        "watch",
+        &format!("udpin:127.0.0.1:{port}"),
+        "--duration",
+        "1",
+    ];
+    let python = common::python();
+    let python = python.to_str().expect("a UTF-8 path");
+    let (status, out) = Proc::spawn(
+        "airgap with an inherited socket",
+        &mut d.command_wrapped(&[python, "-c", WITH_INHERITED_SOCKET], &args, None),
+    )
+    .wait(CLI_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("airgap: refusing to run sealed: an IPv4 socket was inherited as descriptor")
+            && out.stderr.contains("an open socket would escape the seal"),
+        "{out:?}"
+    );
+    assert_eq!(banners(&out), 0, "a refused start claims no seal{out:?}");
+    assert!(out.stdout.is_empty(), "the verb never ran{out:?}");
+
+    // The same launch unsealed runs: the refusal is the seal's, not the launcher's.
+    let args = [
+        "watch",
+        &format!("udpin:127.0.0.1:{port}"),
+        "--duration",
+        "1",
+    ];
+    let (status, out) = Proc::spawn(
+        "airgap unsealed with an inherited socket",
+        &mut d.command_wrapped(&[python, "-c", WITH_INHERITED_SOCKET], &args, None),
+    )
+    .wait(CLI_TIMEOUT);
+    assert!(status.success(), "{out:?}");
+
+    // `seal status` still runs (gate only) and says the OS seal failed.
+    let (status, out) = Proc::spawn(
+        "airgap seal status with an inherited socket",
+        &mut d.command_wrapped(
+            &[python, "-c", WITH_INHERITED_SOCKET],
+            &["--sealed", "seal", "status"],
+            None,
+        ),
+    )
+    .wait(CLI_TIMEOUT);
+    assert!(status.success(), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("OS seal: FAILED to engage: an IPv4 socket was inherited"),
+        "{out:?}"
+    );
 }

@@ -25,11 +25,6 @@ use crate::OsLayer;
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error(
-        "the seal must be engaged before any thread starts, and {count} threads exist \
-         (it belongs at the top of main)"
-    )]
-    Threads { count: usize },
-    #[error(
         "an {family} socket was inherited as descriptor {fd}; an open socket would escape \
          the seal, so a sealed start refuses (start Airgap without it)"
     )]
@@ -57,8 +52,8 @@ pub struct Probe {
 const MECHANISM: &str = "seccomp filter on the process tree; TCP tied to the loopback device, \
                          UDP relayed on loopback, every other socket refused";
 
-/// Seals this process and everything it starts. Call it first thing in `main`, before any
-/// thread exists, when the switch (or `--sealed`) says sealed.
+/// Seals this process and everything it starts. Call it first thing in `main`, before the
+/// program starts threads of its own, when the switch (or `--sealed`) says sealed.
 ///
 /// `Ok` says which layer is now in force: [`OsLayer::Engaged`] on Linux,
 /// [`OsLayer::NotAvailable`] where there is no OS layer yet (the gate still holds). `Err`
@@ -78,6 +73,24 @@ pub fn engage() -> Result<OsLayer, SealError> {
     )))]
     {
         Ok(layer())
+    }
+}
+
+/// What a process started sealed on this system gets from the OS: `Ok(mechanism)`, or
+/// `Err(why not)`.
+pub fn available_here() -> Result<&'static str, &'static str> {
+    match layer() {
+        OsLayer::Engaged { mechanism } => Ok(mechanism),
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        OsLayer::NotAvailable { .. } => Ok(MECHANISM),
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        OsLayer::NotAvailable { why } => Err(why),
     }
 }
 
