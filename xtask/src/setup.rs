@@ -40,6 +40,7 @@ pub const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
     "iproute2",
     "strace",
+    "tcpdump",
 ];
 
 /// The newest 2.x (3.x is an alpha that pairs with Tauri 3). Pinned so a new release cannot
