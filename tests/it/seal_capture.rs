@@ -11,16 +11,15 @@
 //! them and CI runs as root. Elsewhere the test says why it cannot run and passes nothing off
 //! as checked.
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "../netns.rs"]
+mod netns;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
+use netns::{is_root, output_of, run, spawn_until, Net, INTERNET};
 use serde_json::Value;
-
-const INTERNET: &str = "10.200.0.2";
-const HOST: &str = "10.200.0.1";
 
 /// The `airgap` binary beside this test's (target/debug/airgap).
 fn airgap() -> PathBuf {
@@ -36,187 +35,6 @@ fn airgap() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn must(program: &str, args: &[&str]) {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn is_root() -> bool {
-    String::from_utf8_lossy(&run("id", &["-u"]).stdout).trim() == "0"
-}
-
-/// The two namespaces and the veth between them; removed when dropped.
-struct Net {
-    host: String,
-    internet: String,
-    veth: String,
-}
-
-impl Net {
-    fn create() -> Net {
-        let id = std::process::id();
-        let net = Net {
-            host: format!("airgap-host-{id}"),
-            internet: format!("airgap-inet-{id}"),
-            veth: format!("agv{}", id % 100_000),
-        };
-        let peer = format!("{}i", net.veth);
-        must("ip", &["netns", "add", &net.host]);
-        must("ip", &["netns", "add", &net.internet]);
-        must(
-            "ip",
-            &[
-                "link", "add", &net.veth, "type", "veth", "peer", "name", &peer,
-            ],
-        );
-        must("ip", &["link", "set", &net.veth, "netns", &net.host]);
-        must("ip", &["link", "set", &peer, "netns", &net.internet]);
-        for (ns, dev, addr) in [
-            (&net.host, &net.veth, HOST),
-            (&net.internet, &peer, INTERNET),
-        ] {
-            // IPv6 off: its router solicitations would be packets nobody sent.
-            net.exec(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-            net.exec(
-                ns,
-                &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-            );
-            net.exec(
-                ns,
-                &["ip", "addr", "add", &format!("{addr}/24"), "dev", dev],
-            );
-            net.exec(ns, &["ip", "link", "set", dev, "up"]);
-            net.exec(ns, &["ip", "link", "set", "lo", "up"]);
-        }
-        // Everything not local goes to the "internet": a default route like a real machine's.
-        net.exec(
-            &net.host,
-            &["ip", "route", "add", "default", "via", INTERNET],
-        );
-        net
-    }
-
-    fn exec(&self, ns: &str, args: &[&str]) {
-        let mut full = vec!["netns", "exec", ns];
-        full.extend_from_slice(args);
-        must("ip", &full);
-    }
-
-    /// `ip netns exec NS program args…`, ready to spawn.
-    fn command(&self, ns: &str, program: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns]).arg(program).args(args);
-        cmd
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = run("ip", &["netns", "del", &self.host]);
-        let _ = run("ip", &["netns", "del", &self.internet]);
-    }
-}
-
-/// A child killed when dropped.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Spawns `cmd` and waits for a stdout line containing `marker`; returns the child and the
-/// line.
-fn spawn_until(mut cmd: Command, marker: &str, what: &str) -> (Kill, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let out = child.stdout.take().expect("piped");
-    let err = child.stderr.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // tcpdump says it is listening on stderr.
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx2.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if line.contains(marker) => return (Kill(child), line),
-            Ok(line) => seen.push(line),
-            Err(_) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("{what} exited ({status}) before saying {marker:?}: {seen:?}");
-                }
-            }
-        }
-    }
-    panic!("{what} did not say {marker:?} within 30 s: {seen:?}");
-}
-
-fn output_of(mut cmd: Command, timeout: Duration, what: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let o = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let e = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: o.join().unwrap_or_default(),
-        stderr: e.join().unwrap_or_default(),
-    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -249,13 +67,7 @@ fn phase(net: &Net, dir: &Path, sealed: bool, counts_file: &Path) -> Phase {
     let data = dir.join(format!("data-{name}"));
     std::fs::create_dir_all(&data).expect("scratch dir");
     let pcap = dir.join(format!("{name}.pcap"));
-    let pcap_arg = pcap.to_str().expect("UTF-8 path");
-    let mut tcpdump = Command::new("ip");
-    tcpdump.args([
-        "netns", "exec", &net.host, "tcpdump", "-i", &net.veth, "-n", "-U",
-    ]);
-    tcpdump.args(["--immediate-mode", "-w", pcap_arg]);
-    let (capture, _) = spawn_until(tcpdump, "listening on", "tcpdump");
+    let capture = netns::capture(net, &pcap);
 
     let airgap = airgap();
     let with_seal = |args: &[&str]| -> Vec<String> {
@@ -373,8 +185,7 @@ fn phase(net: &Net, dir: &Path, sealed: bool, counts_file: &Path) -> Phase {
     // Let stragglers land, then stop the capture and read it.
     std::thread::sleep(Duration::from_millis(500));
     drop(capture);
-    let read = run("tcpdump", &["-r", pcap_arg, "-n"]);
-    let packets: Vec<String> = text(&read.stdout).lines().map(str::to_owned).collect();
+    let packets = netns::packets_in(&pcap);
     let counts: Value =
         serde_json::from_str(&std::fs::read_to_string(counts_file).unwrap_or_default())
             .unwrap_or(Value::Null);
@@ -414,11 +225,7 @@ fn sealed_nothing_leaves_the_machine_and_the_vehicle_links_keep_working() {
     let net = Net::create();
     let counts_file = dir.path().join("counts.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/internet_host.py");
-    let mut host = Command::new("ip");
-    host.args(["netns", "exec", &net.internet, "python3"])
-        .arg(&script)
-        .arg(&counts_file);
-    let (_internet, _) = spawn_until(host, "ready", "the internet host");
+    let _internet = netns::internet_host(&net, &script, &counts_file);
 
     // Sealed first, so that the listeners' counts are all from the sealed run.
     let sealed = phase(&net, dir.path(), true, &counts_file);

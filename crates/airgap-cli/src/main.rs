@@ -12,6 +12,7 @@ mod seal;
 mod secret;
 mod session;
 mod sim;
+mod tiles;
 mod vault;
 mod watch;
 
@@ -30,7 +31,8 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     /// Run sealed whatever the persisted switch says: only loopback addresses and serial
-    /// devices can be reached (app level: the egress gate; the OS seal is not available yet).
+    /// devices can be reached (the egress gate, and on Linux the OS seal: a seccomp filter on
+    /// this process and its children).
     #[arg(long, global = true)]
     sealed: bool,
     #[command(subcommand)]
@@ -63,6 +65,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The network seal: show it, engage it, disengage it (vault passphrase), self-test it.
     Seal(seal::SealArgs),
+    /// The map tile cache in the vault: status, area downloads, MBTiles imports, the source.
+    Tiles(tiles::TilesArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +111,8 @@ fn main() -> ExitCode {
         // nothing else runs meanwhile.
         Command::Vault(args) => vault::run(args),
         Command::Log(args) => log::run(args),
+        // Blocking HTTP on this thread and at most the source's few workers.
+        Command::Tiles(args) => tiles::run(args, gate),
         command => runtime().and_then(|rt| {
             rt.block_on(async move {
                 match command {
@@ -117,7 +123,11 @@ fn main() -> ExitCode {
                     Command::Mission(args) => mission::run(args, gate).await,
                     Command::Params(args) => params::run(args, gate).await,
                     Command::Record(args) => record::run(args, gate).await,
-                    Command::Bench(_) | Command::Vault(_) | Command::Log(_) | Command::Seal(_) => {
+                    Command::Bench(_)
+                    | Command::Vault(_)
+                    | Command::Log(_)
+                    | Command::Seal(_)
+                    | Command::Tiles(_) => {
                         unreachable!("handled above")
                     }
                 }

@@ -67,6 +67,7 @@ mod mission;
 mod params;
 mod settings;
 mod store;
+mod tiles;
 mod vault;
 
 pub use audit::{AuditEntry, AuditEvent, AuditReport};
@@ -81,6 +82,7 @@ pub use mission::{ItemCounts, MissionSummary, StoredMission};
 pub use params::{ParamSnapshot, SnapshotSummary};
 pub use secrecy::SecretString;
 pub use store::{Entries, Entry, MemStore, SledStore, Store, StoreError};
+pub use tiles::{NewTile, StoredTile, TileSourceSummary};
 pub use vault::{
     vault_dir, HeldKeyMaterial, Listing, Vault, VaultConfig, VaultStatus, FORMAT_VERSION,
 };

@@ -626,6 +626,9 @@ pub struct Launch {
     pub data_dir: Option<PathBuf>,
     /// Stay on the vault screen the app opens on, instead of going to the Fly view.
     pub stay_on_vault: bool,
+    /// Run tauri-driver (and so the app) through this command, e.g. `ip netns exec NS`
+    /// (the seal's capture test); the test's thread must then be in the same namespace.
+    pub driver_prefix: Vec<String>,
 }
 
 /// Whether a process still runs with `needle` in its command line (an app from an earlier
@@ -684,9 +687,17 @@ impl App {
             let b = TcpListener::bind("127.0.0.1:0")?;
             (a.local_addr()?.port(), b.local_addr()?.port())
         };
+        let mut driver_cmd = match launch.driver_prefix.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(tauri_driver_bin());
+                cmd
+            }
+            None => Command::new(tauri_driver_bin()),
+        };
         let mut driver = Spawned::start(
             "tauri-driver",
-            Command::new(tauri_driver_bin())
+            driver_cmd
                 .arg("--port")
                 .arg(port.to_string())
                 .arg("--native-port")

@@ -35,6 +35,7 @@ async fn create_record_lock_unlock_and_see_the_flight() {
     let launch = Launch {
         data_dir: Some(data.path().to_path_buf()),
         stay_on_vault: true,
+        ..Launch::default()
     };
     run_app_test_with("vault_create", &[], &launch, |ui, _| create(ui)).await;
     run_app_test_with("vault_flow", &["--sim"], &launch, |ui, _| flow(ui)).await;
