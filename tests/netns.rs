@@ -227,12 +227,13 @@ pub fn internet_host(net: &Net, script: &Path, counts: &Path) -> Kill {
     spawn_until(host, "ready", "the internet host").0
 }
 
-/// Everything the listeners heard, summed.
+/// Everything the listeners heard, summed, and what each heard.
 pub fn heard(counts: &Path) -> (u64, String) {
     let text = std::fs::read_to_string(counts).unwrap_or_default();
-    let total = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u64>().ok())
-        .sum();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let total = parsed
+        .as_object()
+        .map(|m| m.values().filter_map(serde_json::Value::as_u64).sum())
+        .unwrap_or(0);
     (total, text)
 }

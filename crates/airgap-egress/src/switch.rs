@@ -461,12 +461,11 @@ mod tests {
     }
 
     #[test]
-    fn the_os_layer_is_never_claimed() {
+    fn the_os_layer_is_not_claimed_in_a_process_that_did_not_engage_it() {
+        // The test process never engages the seal (that would seal the test runner).
         assert!(matches!(os_layer(), OsLayer::NotAvailable { .. }));
-        assert_eq!(
-            os_layer().to_string(),
-            "not available: not implemented yet on this OS"
-        );
+        assert!(os_layer().to_string().starts_with("not available: "));
+        assert!(crate::os::probes().is_empty());
     }
 
     #[test]
