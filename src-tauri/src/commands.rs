@@ -22,6 +22,8 @@ struct RunningSim {
     _sim: Sim,
     address: Address,
     link: LinkId,
+    /// Flies by itself (`--sim`) or waits for the pilot (`--sim-manual`).
+    autofly: bool,
 }
 
 pub struct AppState {
@@ -73,8 +75,14 @@ impl AppState {
             _sim: started,
             address,
             link,
+            autofly,
         });
         Ok(link)
+    }
+
+    /// The simulator's link and whether it flies by itself, if it runs.
+    pub async fn sim_link(&self) -> Option<(LinkId, bool)> {
+        self.sim.lock().await.as_ref().map(|s| (s.link, s.autofly))
     }
 
     /// The vehicle `key` as last heard, or `no_vehicle`.

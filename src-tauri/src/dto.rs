@@ -382,10 +382,57 @@ pub struct IpcError {
     /// `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
     /// `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
     /// `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
-    /// `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`.
+    /// `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`; from the seal and forwards:
+    /// `egress_refused` (the gate said no; the refusal is in `message`), `no_such_forward`,
+    /// `seal_failed`, `restart_failed`.
     pub code: String,
     /// A sentence for the pilot.
     pub message: String,
+}
+
+/// One layer of the network seal and what the start-up self-test found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SealLayerView {
+    /// `egress gate`, `OS seal`.
+    pub layer: String,
+    /// `pass`, `absent` (not in place on this system or while online), `fail`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The network seal as this process runs it, and the persisted switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SealView {
+    /// This process runs behind a sealed gate (from the switch or `--sealed`).
+    pub sealed: bool,
+    /// The self-test run at start passed: only then may the UI say SEALED.
+    pub selftest_passed: bool,
+    pub layers: Vec<SealLayerView>,
+    /// The OS layer engaged (its mechanism), or plainly that it is not available here.
+    pub os_layer: String,
+    pub os_layer_available: bool,
+    /// Egress attempts refused since start (the self-test's own probe not counted).
+    pub refused: f64,
+    /// The persisted switch: `online`, `sealed`, `damaged`, `unreadable`.
+    pub switch: String,
+    /// Started with `--sealed`, whatever the switch says.
+    pub sealed_flag: bool,
+    /// The switch and this process disagree: what the next start will do, in words.
+    pub pending: Option<String>,
+    /// What a restart reopens, for the confirmation: link addresses and the built-in sim.
+    pub reopen: Vec<String>,
+}
+
+/// One telemetry forward (MAVProxy's `--out`) and what it has carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ForwardView {
+    pub id: u32,
+    pub address: String,
+    /// The transport's latest word (connected, waiting for a client, why it is down).
+    pub detail: Option<String>,
+    pub tx_frames: f64,
+    pub rx_frames: f64,
+    pub dropped: f64,
 }
 
 #[cfg(test)]
@@ -433,6 +480,9 @@ mod bindings {
             one::<FlightTrackView>(&cfg, "FlightTrackView"),
             one::<StoredMissionView>(&cfg, "StoredMissionView"),
             one::<SnapshotView>(&cfg, "SnapshotView"),
+            one::<SealLayerView>(&cfg, "SealLayerView"),
+            one::<SealView>(&cfg, "SealView"),
+            one::<ForwardView>(&cfg, "ForwardView"),
         ]
     }
 

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use airgap_core::state::VehicleState;
 use airgap_core::tlog;
@@ -72,12 +72,19 @@ impl VaultHandle {
     /// Opens the vault in `data_dir`, locked, and says what the engine should record into.
     /// A vault another Airgap holds, or one that does not open, leaves the app running
     /// without recording: flying must not depend on it.
-    pub fn open_at_start(data_dir: &Path, kdf: KdfParams) -> (VaultHandle, Option<RecordTo>) {
+    ///
+    /// With `wait_for_lock`, a vault held by another process is tried again until then: a
+    /// restarted app starts while the process it replaces is still ending.
+    pub fn open_at_start(
+        data_dir: &Path,
+        kdf: KdfParams,
+        wait_for_lock: Option<Duration>,
+    ) -> (VaultHandle, Option<RecordTo>) {
         let dir = airgap_vault::vault_dir(data_dir);
         let slot = if !Vault::exists(&dir) {
             Slot::Absent
         } else {
-            match Vault::open(&dir) {
+            match open_waiting(&dir, wait_for_lock) {
                 Ok(vault) => Slot::Open(Arc::new(vault)),
                 Err(VaultError::InUse { .. }) => Slot::Unavailable(
                     "Another Airgap window has this vault open. This one does not record; \
@@ -103,6 +110,15 @@ impl VaultHandle {
             slot: Mutex::new(slot),
         };
         (handle, record_to)
+    }
+
+    /// The vault if this window has it open, locked or not (for audit entries, which the
+    /// vault writes either way).
+    pub fn open_vault(&self) -> Option<Arc<Vault>> {
+        match &*self.slot() {
+            Slot::Open(v) => Some(Arc::clone(v)),
+            _ => None,
+        }
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -159,6 +175,21 @@ impl VaultHandle {
             detail,
             path: self.dir.display().to_string(),
             auto_lock_min,
+        }
+    }
+}
+
+/// Opens the vault, trying again while another process holds it, until `wait` has passed.
+fn open_waiting(dir: &Path, wait: Option<Duration>) -> Result<Vault, VaultError> {
+    /// How often a held vault is tried again.
+    const RETRY: Duration = Duration::from_millis(100);
+    let deadline = wait.map(|w| Instant::now() + w);
+    loop {
+        match Vault::open(dir) {
+            Err(VaultError::InUse { .. }) if deadline.is_some_and(|d| Instant::now() < d) => {
+                std::thread::sleep(RETRY);
+            }
+            other => return other,
         }
     }
 }
@@ -702,7 +733,7 @@ mod tests {
     #[tokio::test]
     async fn start_without_a_vault_then_in_use_by_another() {
         let data = tmp_dir("start");
-        let (absent, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST);
+        let (absent, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST, None);
         assert!(record.is_none());
         assert_eq!(absent.view().state, VaultState::Absent);
         assert!(matches!(absent.vault(), Err(e) if e.code == "no_vault"));
@@ -716,14 +747,14 @@ mod tests {
             },
         )
         .expect("create");
-        let (second, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST);
+        let (second, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST, None);
         assert!(record.is_none(), "a vault in use is not recorded into");
         let view = second.view();
         assert_eq!(view.state, VaultState::Unavailable);
         assert!(view.detail.unwrap_or_default().contains("Another Airgap"));
         drop(vault);
 
-        let (third, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST);
+        let (third, record) = VaultHandle::open_at_start(&data, KdfParams::INSECURE_FAST, None);
         assert!(record.is_some());
         let view = third.view();
         assert_eq!((view.state, view.auto_lock_min), (VaultState::Locked, None));
@@ -734,6 +765,52 @@ mod tests {
             .expect("set");
         assert_eq!(third.view().auto_lock_min, None, "off stays off");
         drop((third, open));
+        let _ = std::fs::remove_dir_all(&data);
+    }
+
+    /// A restarted app starts while the app it replaces still holds the vault: it waits for
+    /// it, and records into it once the other lets go; without a wait it would not record.
+    #[test]
+    fn a_restarted_start_waits_for_the_vault_to_be_released() {
+        let data = tmp_dir("restart");
+        let held = Vault::create(
+            &airgap_vault::vault_dir(&data),
+            &secret("correct horse".into()),
+            VaultConfig {
+                kdf: KdfParams::INSECURE_FAST,
+            },
+        )
+        .expect("create");
+        let releaser = std::thread::spawn(move || {
+            // The old process finishing its recording and exiting.
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        let started = Instant::now();
+        let (handle, record) = VaultHandle::open_at_start(
+            &data,
+            KdfParams::INSECURE_FAST,
+            Some(Duration::from_secs(20)),
+        );
+        assert!(record.is_some(), "the restarted app records into the vault");
+        assert_eq!(handle.view().state, VaultState::Locked);
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "it did wait"
+        );
+        releaser.join().expect("the releasing thread ends");
+        drop((handle, record));
+
+        // Held for good: the wait ends, and the app runs without recording.
+        let held = Vault::open(&airgap_vault::vault_dir(&data)).expect("reopen");
+        let (handle, record) = VaultHandle::open_at_start(
+            &data,
+            KdfParams::INSECURE_FAST,
+            Some(Duration::from_millis(200)),
+        );
+        assert!(record.is_none());
+        assert_eq!(handle.view().state, VaultState::Unavailable);
+        drop((handle, held));
         let _ = std::fs::remove_dir_all(&data);
     }
 

@@ -26,6 +26,8 @@ import type { FlightTrackView } from "./bindings/FlightTrackView";
 import type { SnapshotView } from "./bindings/SnapshotView";
 import type { StoredMissionView } from "./bindings/StoredMissionView";
 import type { VaultView } from "./bindings/VaultView";
+import type { SealView } from "./bindings/SealView";
+import type { ForwardView } from "./bindings/ForwardView";
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -83,6 +85,17 @@ export interface Backend {
   missionDelete(id: string): Promise<void>;
   snapshotsList(): Promise<SnapshotView[]>;
   snapshotParams(id: string): Promise<ParamView[]>;
+
+  /** The network seal of this process, the start-up self-test and the refused count. */
+  sealStatus(): Promise<SealView>;
+  /** Engages the switch; true when the app restarts sealed (this page goes away with it). */
+  sealEngage(): Promise<boolean>;
+  /** Needs the vault passphrase (`wrong_passphrase` is audited); true when the app restarts. */
+  sealDisengage(passphrase: string, restartNow: boolean): Promise<boolean>;
+  forwardsList(): Promise<ForwardView[]>;
+  /** Rejects with `egress_refused` (the gate's words) when sealed and not loopback. */
+  forwardAdd(address: string): Promise<ForwardView>;
+  forwardRemove(id: number): Promise<void>;
 }
 
 export interface LoadedBackend {
@@ -143,6 +156,12 @@ export function tauriBackend(): Backend {
     missionDelete: (id) => invoke<void>("mission_delete", { id }),
     snapshotsList: () => invoke<SnapshotView[]>("snapshots_list"),
     snapshotParams: (id) => invoke<ParamView[]>("snapshot_params", { id }),
+    sealStatus: () => invoke<SealView>("seal_status"),
+    sealEngage: () => invoke<boolean>("seal_engage"),
+    sealDisengage: (passphrase, restartNow) => invoke<boolean>("seal_disengage", { passphrase, restartNow }),
+    forwardsList: () => invoke<ForwardView[]>("forwards_list"),
+    forwardAdd: (address) => invoke<ForwardView>("forward_add", { address }),
+    forwardRemove: (id) => invoke<void>("forward_remove", { id }),
   };
 }
 

@@ -9,7 +9,9 @@ export type IpcError = {
  * `refused` (the vehicle said no; its reason is in `message`), `timeout`, `cancelled`,
  * `invalid` (bad input, nothing was sent), `transfer_failed`, `verify_failed`,
  * `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
- * `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`.
+ * `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`; from the seal and forwards:
+ * `egress_refused` (the gate said no; the refusal is in `message`), `no_such_forward`,
+ * `seal_failed`, `restart_failed`.
  */
 code: string, 
 /**

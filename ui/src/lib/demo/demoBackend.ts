@@ -21,6 +21,8 @@ import { KNOWN_PARAMS } from "../params";
 import type { FlightView } from "../bindings/FlightView";
 import type { StoredMissionView } from "../bindings/StoredMissionView";
 import type { VaultView } from "../bindings/VaultView";
+import type { ForwardView } from "../bindings/ForwardView";
+import type { SealView } from "../bindings/SealView";
 
 const TICK_MS = 50;
 const SAMPLES_PER_TICK = 2;
@@ -255,7 +257,48 @@ export function createDemoBackend(params: URLSearchParams): Backend {
     if (!unlocked) return reject("locked", "The vault is locked: unlock it first.");
   };
 
+  // The seal: online, with a switch that only says what it would do (a demo never restarts).
+  let sealSwitch: "online" | "sealed" = "online";
+  let forwards: ForwardView[] = [];
+  let nextForward = 1;
+  const sealView = (): SealView => ({
+    sealed: false,
+    selftest_passed: true,
+    layers: [
+      { layer: "egress gate", outcome: "absent", detail: "not engaged: the switch is ONLINE (demo)" },
+      { layer: "OS seal", outcome: "absent", detail: "not available in the demo" },
+    ],
+    os_layer: "not available in the demo",
+    os_layer_available: false,
+    refused: 0,
+    switch: sealSwitch,
+    sealed_flag: false,
+    pending: sealSwitch === "sealed" ? "The switch is SEALED now: Airgap starts sealed after a restart." : null,
+    reopen: links.filter((l) => l.state !== "closed").map((l) => l.address),
+  });
+
   return {
+    sealStatus: async () => sealView(),
+    sealEngage: async () => {
+      sealSwitch = "sealed";
+      return false;
+    },
+    sealDisengage: async (passphrase) => {
+      await sleep(350);
+      if (passphrase !== vaultPass) return reject("wrong_passphrase", "Wrong passphrase. The attempt is recorded in the vault's audit trail.");
+      sealSwitch = "online";
+      return false;
+    },
+    forwardsList: async () => forwards.map((f) => ({ ...f, tx_frames: f.tx_frames + 1 })),
+    forwardAdd: async (address) => {
+      if (!ACCEPTED.test(address.trim())) return reject("bad_address", "Not an address this demo accepts.");
+      const f: ForwardView = { id: nextForward++, address: address.trim(), detail: null, tx_frames: 0, rx_frames: 0, dropped: 0 };
+      forwards = [...forwards, f];
+      return f;
+    },
+    forwardRemove: async (id) => {
+      forwards = forwards.filter((f) => f.id !== id);
+    },
     vaultStatus: async () => vaultView(),
     vaultCreate: async (passphrase) => {
       if (vaultPass !== null) return reject("invalid", "There is a vault already: unlock it instead.");
