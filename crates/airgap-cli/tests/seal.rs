@@ -489,7 +489,7 @@ fn a_sealed_start_that_cannot_be_sealed_refuses_and_says_why() {
     assert_eq!(status.code(), Some(1), "{out:?}");
     assert!(
         out.stderr
-            .contains("airgap: refusing to run sealed: an IPv4 socket was inherited as descriptor")
+            .contains("airgap: refusing to run sealed: an IPv4 socket is open as descriptor")
             && out.stderr.contains("an open socket would escape the seal"),
         "{out:?}"
     );
@@ -523,7 +523,7 @@ fn a_sealed_start_that_cannot_be_sealed_refuses_and_says_why() {
     assert!(status.success(), "{out:?}");
     assert!(
         out.stdout
-            .contains("OS seal: FAILED to engage: an IPv4 socket was inherited"),
+            .contains("OS seal: FAILED to engage: an IPv4 socket is open as descriptor"),
         "{out:?}"
     );
 }

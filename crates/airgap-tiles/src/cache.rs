@@ -72,6 +72,10 @@ pub struct TileCache {
     backoff_until: Mutex<Option<Instant>>,
     /// The gate's refusal, once it refused: the gate will not change its mind.
     refused: Mutex<Option<Refused>>,
+    /// Held by requests until the first one has had the gate's answer, so that concurrent
+    /// callers (map panning, download workers) are refused — and audited — once, not once
+    /// each.
+    first_request: Mutex<bool>,
 }
 
 /// What one request for one tile came to.
@@ -104,6 +108,7 @@ impl TileCache {
             permits,
             backoff_until: Mutex::new(None),
             refused: Mutex::new(None),
+            first_request: Mutex::new(false),
         }
     }
 
@@ -306,6 +311,18 @@ impl TileCache {
         let Some(client) = &self.client else {
             return Err(TileError::Offline);
         };
+        let mut answered = lock(&self.first_request);
+        if *answered {
+            drop(answered);
+            return self.fetch_after_first(client, tile);
+        }
+        // The first request runs holding the lock: the others wait for the gate's answer.
+        let result = self.fetch_after_first(client, tile);
+        *answered = true;
+        result
+    }
+
+    fn fetch_after_first(&self, client: &HttpClient, tile: TileId) -> Result<Fetch, TileError> {
         if let Some(refused) = lock(&self.refused).clone() {
             return Err(TileError::Refused(refused));
         }

@@ -190,8 +190,8 @@ fn check_inherited_sockets(allow_loopback_device: bool) -> Result<(), SealError>
     Ok(())
 }
 
-/// True when `fd` is a socket bound to the `lo` device.
-fn on_loopback_device(fd: RawFd) -> bool {
+/// The device a socket is bound to (`SO_BINDTODEVICE`), empty when none.
+fn bound_device(fd: RawFd) -> io::Result<String> {
     let mut name = [0u8; 32];
     let mut len = name.len() as libc::socklen_t;
     // SAFETY: `name`/`len` are valid for writes of `len` bytes.
@@ -204,17 +204,27 @@ fn on_loopback_device(fd: RawFd) -> bool {
             &mut len,
         )
     };
-    r == 0 && name.starts_with(b"lo\0")
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let bytes = &name[..(len as usize).min(name.len())];
+    let device = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    Ok(String::from_utf8_lossy(device).into_owned())
 }
 
+/// True when `fd` is a socket bound to the `lo` device.
+fn on_loopback_device(fd: RawFd) -> bool {
+    bound_device(fd).is_ok_and(|d| d == "lo")
+}
+
+/// The socket family, with its article, as said in an error.
 fn family_name(domain: i32) -> &'static str {
     match domain {
-        libc::AF_INET => "IPv4",
-        libc::AF_INET6 => "IPv6",
-        libc::AF_PACKET => "packet",
-        libc::AF_NETLINK => "netlink",
-        libc::AF_UNIX => "Unix",
-        _ => "non-Unix",
+        libc::AF_INET => "an IPv4",
+        libc::AF_INET6 => "an IPv6",
+        libc::AF_PACKET => "a packet",
+        libc::AF_NETLINK => "a netlink",
+        _ => "a non-Unix",
     }
 }
 
@@ -648,10 +658,11 @@ pub(super) fn probes() -> Vec<Probe> {
     });
     drop(udp);
     out.push(tcp_probe());
+    let count = refused_count();
     out.push(Probe {
         what: "the seal supervisor answers",
-        passed: refused_count().is_ok(),
-        detail: match refused_count() {
+        passed: count.is_ok(),
+        detail: match count {
             Ok(n) => format!("{n} sockets refused so far"),
             Err(e) => e.to_string(),
         },
@@ -661,43 +672,22 @@ pub(super) fn probes() -> Vec<Probe> {
 
 fn tcp_probe() -> Probe {
     let what = "TCP sockets are tied to the loopback device";
-    // SAFETY: socket with integer arguments; the result is owned below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Probe {
-            what,
-            passed: false,
-            detail: format!(
-                "socket(AF_INET, SOCK_STREAM): {}",
-                io::Error::last_os_error()
-            ),
-        };
-    }
-    // SAFETY: just created, owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut name = [0u8; 32];
-    let mut len = name.len() as libc::socklen_t;
-    // SAFETY: `name`/`len` are valid for writes of `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_BINDTODEVICE as i32,
-            name.as_mut_ptr().cast(),
-            &mut len,
-        )
+    let socket = match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)) {
+        Ok(socket) => socket,
+        Err(e) => {
+            return Probe {
+                what,
+                passed: false,
+                detail: format!("a loopback TCP listener: {e}"),
+            }
+        }
     };
-    let device = if r == 0 {
-        let bytes = &name[..(len as usize).min(name.len())];
-        String::from_utf8_lossy(bytes.split(|b| *b == 0).next().unwrap_or_default()).into_owned()
-    } else {
-        format!("(unreadable: {})", io::Error::last_os_error())
-    };
+    let device = bound_device(socket.as_raw_fd()).unwrap_or_else(|e| format!("(unreadable: {e})"));
     let unbind = b"\0";
     // SAFETY: `unbind` is valid for reads of its length.
     let r = unsafe {
         libc::setsockopt(
-            fd.as_raw_fd(),
+            socket.as_raw_fd(),
             libc::SOL_SOCKET,
             SO_BINDTODEVICE as i32,
             unbind.as_ptr().cast(),

@@ -25,10 +25,15 @@ use crate::OsLayer;
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error(
-        "an {family} socket was inherited as descriptor {fd}; an open socket would escape \
-         the seal, so a sealed start refuses (start Airgap without it)"
+        "{family} socket is open as descriptor {fd} (inherited, or opened before the seal); \
+         an open socket would escape the seal, so a sealed start refuses (start Airgap \
+         without it)"
     )]
-    InheritedSocket { fd: i32, family: &'static str },
+    InheritedSocket {
+        fd: i32,
+        /// With its article: "an IPv4".
+        family: &'static str,
+    },
     #[error("the OS seal is not available here: {why}")]
     Unsupported { why: String },
     #[error("installing the OS seal failed while {step}: {source}")]
