@@ -246,11 +246,23 @@ fn sealed_nothing_leaves_the_machine_and_the_vehicle_links_keep_working() {
     );
     assert_eq!(sealed.selftest["passed"], true, "{}", sealed.selftest);
     for from in ["process", "child"] {
+        let probe = &sealed.selftest["probe"][from];
         for proto in ["tcp", "udp"] {
             assert_eq!(
-                sealed.selftest["probe"][from][proto]["reached"], false,
+                probe[proto]["reached"], false,
                 "sealed, a {proto} probe from the {from} got out: {}",
                 sealed.selftest
+            );
+        }
+        // Raw IP, packet and netlink sockets, io_uring, a TCP socket moved off `lo`.
+        let others = probe["others"]
+            .as_object()
+            .expect("the other escape attempts");
+        assert_eq!(others.len(), 5, "{probe}");
+        for (what, outcome) in others {
+            assert_eq!(
+                outcome["reached"], false,
+                "sealed, {what} from the {from} got out: {outcome}"
             );
         }
     }
@@ -293,6 +305,18 @@ fn sealed_nothing_leaves_the_machine_and_the_vehicle_links_keep_working() {
         "{}",
         online.selftest
     );
+    // As root and online, the same attempts get out: they test something.
+    for what in [
+        "raw IP datagram",
+        "TCP after unbinding the device",
+        "packet socket",
+    ] {
+        assert_eq!(
+            online.selftest["probe"]["child"]["others"][what]["reached"], true,
+            "online, {what}: {}",
+            online.selftest
+        );
+    }
     if let Some(tiles) = &online.tiles {
         assert!(
             tiles.status.success(),

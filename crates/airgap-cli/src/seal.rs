@@ -209,7 +209,12 @@ fn reach_json(reach: &os::Reach) -> serde_json::Value {
         Ok(()) => json!({ "reached": true }),
         Err(e) => json!({ "reached": false, "error": e }),
     };
-    json!({ "tcp": one(&reach.tcp), "udp": one(&reach.udp) })
+    let others: serde_json::Map<String, serde_json::Value> = reach
+        .others
+        .iter()
+        .map(|(what, r)| ((*what).to_owned(), one(r)))
+        .collect();
+    json!({ "tcp": one(&reach.tcp), "udp": one(&reach.udp), "others": others })
 }
 
 /// Runs `airgap seal probe ADDR` as a child of this process and reads what it found.
@@ -381,9 +386,12 @@ fn self_test(startup: &Startup, json: bool, probe: Option<SocketAddr>) -> anyhow
         None => None,
     };
     let reached = |v: &serde_json::Value| {
+        let others = v["others"].as_object().into_iter().flat_map(|m| m.values());
         ["tcp", "udp"]
             .iter()
-            .any(|k| v[k]["reached"].as_bool().unwrap_or(true))
+            .map(|k| &v[*k])
+            .chain(others)
+            .any(|r| r["reached"].as_bool().unwrap_or(true))
     };
     // Sealed, anything that got out fails the test; online, the probe only reports.
     let probe_failed = startup.gate.is_sealed()

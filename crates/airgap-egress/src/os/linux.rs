@@ -709,6 +709,158 @@ fn tcp_probe() -> Probe {
     }
 }
 
+// ---- escape attempts (the self-test's probe) --------------------------------------------------
+
+fn last_error<T>() -> Result<T, String> {
+    Err(io::Error::last_os_error().to_string())
+}
+
+/// An owned socket of this family, type and protocol, made by a raw `socket()` call (the
+/// call a library would make).
+fn raw_socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd, String> {
+    // SAFETY: socket with integer arguments; the result is owned below.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) };
+    if fd < 0 {
+        return last_error();
+    }
+    // SAFETY: just created, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn sockaddr_in(addr: std::net::SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: addr.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(addr.ip().octets()),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The other ways out of the machine a library could try, each for real: see
+/// [`super::Reach::others`]. IPv4 targets only (the capture test's); an IPv6 target skips
+/// the address-specific ones.
+pub(super) fn escape_attempts(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Vec<(&'static str, Result<(), String>)> {
+    let mut out = Vec::new();
+    if let SocketAddr::V4(v4) = addr {
+        // A raw IP socket sending a UDP datagram (header + "airgap-raw") to the address.
+        let raw = raw_socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_UDP).and_then(|fd| {
+            let mut datagram = vec![0u8; 8];
+            datagram[0..2].copy_from_slice(&40_000u16.to_be_bytes());
+            datagram[2..4].copy_from_slice(&addr.port().to_be_bytes());
+            datagram.extend_from_slice(b"airgap-raw");
+            let len = datagram.len() as u16;
+            datagram[4..6].copy_from_slice(&len.to_be_bytes());
+            let to = sockaddr_in(v4);
+            // SAFETY: `datagram` and `to` are valid for reads of the lengths given.
+            let sent = unsafe {
+                libc::sendto(
+                    fd.as_raw_fd(),
+                    datagram.as_ptr().cast(),
+                    datagram.len(),
+                    0,
+                    std::ptr::addr_of!(to).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            if sent < 0 {
+                last_error()
+            } else {
+                Ok(())
+            }
+        });
+        out.push(("raw IP datagram", raw));
+
+        // A TCP socket moved off the loopback device, then connected.
+        let unbound = raw_socket(libc::AF_INET, libc::SOCK_STREAM, 0).and_then(|fd| {
+            let none = b"\0";
+            // SAFETY: `none` is valid for reads of its length. Failure is fine: the connect
+            // below then shows where the socket can go.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    SO_BINDTODEVICE as i32,
+                    none.as_ptr().cast(),
+                    none.len() as libc::socklen_t,
+                );
+            }
+            let stream = std::net::TcpStream::from(fd);
+            stream
+                .set_write_timeout(Some(timeout))
+                .map_err(|e| e.to_string())?;
+            connect_within(&stream, v4, timeout)
+        });
+        out.push(("TCP after unbinding the device", unbound));
+    }
+    let packet = raw_socket(
+        libc::AF_PACKET,
+        libc::SOCK_DGRAM,
+        i32::from(0x0800u16.to_be()),
+    );
+    out.push(("packet socket", packet.map(drop)));
+    let netlink = raw_socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE);
+    out.push(("netlink socket", netlink.map(drop)));
+    let mut params = [0u8; 120]; // struct io_uring_params
+                                 // SAFETY: `params` is a zeroed io_uring_params (120 bytes), valid for the kernel's writes.
+    let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    out.push((
+        "io_uring",
+        if ring < 0 {
+            last_error()
+        } else {
+            // SAFETY: the kernel returned this descriptor; closing it is ours to do.
+            drop(unsafe { OwnedFd::from_raw_fd(ring as RawFd) });
+            Ok(())
+        },
+    ));
+    out
+}
+
+/// Connects `stream`'s socket to `to`, giving up after `timeout`.
+fn connect_within(
+    stream: &std::net::TcpStream,
+    to: std::net::SocketAddrV4,
+    timeout: Duration,
+) -> Result<(), String> {
+    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let sa = sockaddr_in(to);
+    // SAFETY: `sa` is valid for reads of its length.
+    let r = unsafe {
+        libc::connect(
+            stream.as_raw_fd(),
+            std::ptr::addr_of!(sa).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EINPROGRESS) {
+        return Err(e.to_string());
+    }
+    let mut pfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if ready <= 0 {
+        return Err("connection timed out".into());
+    }
+    match stream.take_error() {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) | Err(e) => Err(e.to_string()),
+    }
+}
+
 // ---- the supervisor ---------------------------------------------------------------------------
 
 /// What the supervisor's threads share.

@@ -193,12 +193,16 @@ pub struct Reach {
     pub tcp: Result<(), String>,
     /// `Ok` when a UDP datagram to the address left the socket (it may still be lost).
     pub udp: Result<(), String>,
+    /// Other ways out, tried the way a careless or hostile library would (Linux): a raw IP
+    /// datagram, a packet socket, a netlink socket, io_uring, a TCP socket moved off the
+    /// loopback device. `Ok` when the attempt got something out or got the capability.
+    pub others: Vec<(&'static str, Result<(), String>)>,
 }
 
 impl Reach {
-    /// True when neither attempt got anything out.
+    /// True when no attempt got anything out.
     pub fn blocked(&self) -> bool {
-        self.tcp.is_err() && self.udp.is_err()
+        self.tcp.is_err() && self.udp.is_err() && self.others.iter().all(|(_, r)| r.is_err())
     }
 }
 
@@ -223,5 +227,15 @@ pub fn probe_reach(addr: SocketAddr, timeout: std::time::Duration) -> Reach {
         .and_then(|s| s.send_to(b"airgap-probe", addr))
         .map(drop)
         .map_err(|e| e.to_string());
-    Reach { tcp, udp }
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    let others = linux::escape_attempts(addr, timeout);
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    let others = Vec::new();
+    Reach { tcp, udp, others }
 }
