@@ -217,6 +217,26 @@ fn reach_json(reach: &os::Reach) -> serde_json::Value {
     json!({ "tcp": one(&reach.tcp), "udp": one(&reach.udp), "others": others })
 }
 
+/// Each attempt of a probe (as [`reach_json`] wrote it) and how it ended, for people.
+fn reach_lines(reach: &serde_json::Value) -> Vec<(String, String)> {
+    let said = |r: &serde_json::Value| match r["reached"].as_bool() {
+        Some(true) => "GOT OUT".to_owned(),
+        Some(false) => format!(
+            "stopped ({})",
+            r["error"].as_str().unwrap_or("no reason given")
+        ),
+        None => "unknown".to_owned(),
+    };
+    let mut lines = vec![
+        ("TCP connection".to_owned(), said(&reach["tcp"])),
+        ("UDP datagram".to_owned(), said(&reach["udp"])),
+    ];
+    if let Some(others) = reach["others"].as_object() {
+        lines.extend(others.iter().map(|(what, r)| (what.clone(), said(r))));
+    }
+    lines
+}
+
 /// Runs `airgap seal probe ADDR` as a child of this process and reads what it found.
 fn probe_from_child(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
     let exe = std::env::current_exe().context("cannot find this program to start the child")?;
@@ -429,8 +449,12 @@ fn self_test(startup: &Startup, json: bool, probe: Option<SocketAddr>) -> anyhow
             println!("{:<12} {:<6} {}", l.layer, l.outcome.to_string(), l.detail);
         }
         if let (Some((here, child)), Some(addr)) = (&reaches, probe) {
-            println!("probe {addr} from this process: {here}");
-            println!("probe {addr} from a child process: {child}");
+            for (from, reach) in [("this process", here), ("a child process", child)] {
+                println!("probe {addr} from {from}:");
+                for (what, outcome) in reach_lines(reach) {
+                    println!("  {what:<32} {outcome}");
+                }
+            }
         }
         let summary = if !passed {
             "seal self-test FAILED: a layer that is claimed does not hold".to_owned()
