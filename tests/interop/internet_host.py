@@ -4,7 +4,8 @@ that reaches them. Run inside its own network namespace.
 
   internet_host.py COUNTS_FILE
 
-Listens on TCP 8080 (HTTP: any GET gets a 1x1 PNG, like a tile server), TCP 5760 (a
+Listens on TCP 8080 (HTTP: any GET gets a 1x1 PNG, like a tile server; requests for
+/page-… are counted apart as the page's own), TCP 5760 (a
 SITL-like port: counts connections and bytes), UDP 14550 and UDP 9 (counts datagrams).
 Prints "ready" once listening; writes the counts as JSON to COUNTS_FILE on every event, so
 the test reads them at any time.
@@ -19,8 +20,8 @@ PNG_1X1 = bytes.fromhex(
     "0000000d4944415478da63f8ffff3f0005fe02fea7d6a4c80000000049454e44ae426082"
 )
 
-counts = {"http_requests": 0, "tcp_5760_connections": 0, "tcp_5760_bytes": 0,
-          "udp_14550": 0, "udp_9": 0}
+counts = {"http_requests": 0, "http_from_page": 0, "tcp_5760_connections": 0,
+          "tcp_5760_bytes": 0, "udp_14550": 0, "udp_9": 0}
 lock = threading.Lock()
 
 
@@ -47,7 +48,9 @@ def http_one(conn):
             if not chunk:
                 return
             data += chunk
-        bump("http_requests")
+        # The desktop test's page asks for /page-…: counted apart from tile requests.
+        path = data.split(b" ", 2)[1] if data.count(b" ") >= 2 else b""
+        bump("http_from_page" if path.startswith(b"/page-") else "http_requests")
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: "
                      + str(len(PNG_1X1)).encode() + b"\r\nConnection: close\r\n\r\n" + PNG_1X1)
 
