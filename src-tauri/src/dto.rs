@@ -384,7 +384,8 @@ pub struct IpcError {
     /// `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
     /// `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`; from the seal and forwards:
     /// `egress_refused` (the gate said no; the refusal is in `message`), `no_such_forward`,
-    /// `seal_failed`, `restart_failed`.
+    /// `seal_failed`, `restart_failed`; from map tiles: `tiles_failed` (a download that
+    /// could not run: no answer from the tile server, say).
     pub code: String,
     /// A sentence for the pilot.
     pub message: String,
@@ -435,6 +436,107 @@ pub struct ForwardView {
     pub dropped: f64,
 }
 
+/// A tile source as the map settings show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileSourceView {
+    /// The name its tiles are cached under in the vault.
+    pub name: String,
+    pub url_template: String,
+    /// OpenStreetMap's own servers: area downloads are capped by its usage policy.
+    pub is_openstreetmap: bool,
+    /// What the map must show while its tiles are on screen (plain text).
+    pub attribution: String,
+    /// The deepest zoom the source serves.
+    pub max_zoom: u8,
+    /// The deepest zoom an area download may ask for.
+    pub max_area_zoom: u8,
+    /// The most tiles one area download may ask for.
+    pub max_area_tiles: f64,
+}
+
+/// The cached tiles of one source in the vault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileCacheView {
+    pub source: String,
+    pub tiles: f64,
+    pub bytes: f64,
+    /// Records that did not open (tampered with); not counted above.
+    pub damaged: f64,
+    /// This is the configured source's cache (the one the map shows).
+    pub current: bool,
+}
+
+/// The map settings: the tile source and what the vault holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TilesView {
+    pub source: TileSourceView,
+    pub caches: Vec<TileCacheView>,
+    /// This process is sealed: only a tile server on this machine can be reached.
+    pub sealed: bool,
+}
+
+/// An area to download: a latitude/longitude box and a zoom range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileAreaView {
+    pub south_deg: f64,
+    pub west_deg: f64,
+    pub north_deg: f64,
+    pub east_deg: f64,
+    pub min_zoom: u8,
+    pub max_zoom: u8,
+}
+
+/// What an area download would take (the bytes are an order of magnitude).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileEstimateView {
+    pub tiles: f64,
+    pub bytes: f64,
+}
+
+/// How an area download is going.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileProgressView {
+    /// Tiles dealt with so far (fetched, already cached, missing or failed).
+    pub done: f64,
+    pub total: f64,
+    /// Bytes fetched so far.
+    pub bytes: f64,
+    pub fetched: f64,
+    /// Already in the vault: not asked for again.
+    pub skipped: f64,
+    pub failed: f64,
+}
+
+/// How an area download ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileReportView {
+    pub total: f64,
+    pub fetched: f64,
+    pub skipped: f64,
+    /// The server has no such tile: nothing to show there.
+    pub missing: f64,
+    pub failed: f64,
+    pub bytes: f64,
+    pub cancelled: bool,
+    /// The first few failures, in words.
+    pub failures: Vec<String>,
+}
+
+/// What an MBTiles import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TileImportView {
+    /// The file's name.
+    pub file: String,
+    /// The tile source its tiles were filed under.
+    pub source: String,
+    pub imported: f64,
+    pub bytes: f64,
+    /// Rows outside the tile grid or without data: left out.
+    pub skipped: f64,
+    /// `png`, `jpg`, `webp`, when the file says.
+    pub format: Option<String>,
+}
+
 #[cfg(test)]
 mod bindings {
     //! The committed TypeScript must be what ts-rs generates from the types above.
@@ -483,6 +585,14 @@ mod bindings {
             one::<SealLayerView>(&cfg, "SealLayerView"),
             one::<SealView>(&cfg, "SealView"),
             one::<ForwardView>(&cfg, "ForwardView"),
+            one::<TileSourceView>(&cfg, "TileSourceView"),
+            one::<TileCacheView>(&cfg, "TileCacheView"),
+            one::<TilesView>(&cfg, "TilesView"),
+            one::<TileAreaView>(&cfg, "TileAreaView"),
+            one::<TileEstimateView>(&cfg, "TileEstimateView"),
+            one::<TileProgressView>(&cfg, "TileProgressView"),
+            one::<TileReportView>(&cfg, "TileReportView"),
+            one::<TileImportView>(&cfg, "TileImportView"),
         ]
     }
 

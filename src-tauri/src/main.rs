@@ -8,11 +8,13 @@ mod commands;
 mod dto;
 mod files;
 mod forward;
+mod lockdown;
 mod mission;
 mod ops;
 mod params;
 mod seal;
 mod telemetry;
+mod tiles;
 mod vault;
 mod vehicle;
 
@@ -177,10 +179,18 @@ fn run(args: Args) -> anyhow::Result<()> {
         anyhow::Ok(state)
     })?;
 
+    let tiles = tiles::Tiles::new(seal.gate().clone());
     let app = tauri::Builder::default()
         // Used from Rust only (files.rs): the page has no dialog permission.
         .plugin(tauri_plugin_dialog::init())
+        // The page never leaves the app's own origin.
+        .plugin(lockdown::plugin())
+        // Map tiles reach the page only here, from the vault or through the gate.
+        .register_asynchronous_uri_scheme_protocol(tiles::SCHEME, |ctx, request, responder| {
+            tiles::spawn_serve(ctx.app_handle().clone(), request, responder);
+        })
         .manage(state)
+        .manage(tiles)
         .manage(vault)
         .manage(seal)
         .invoke_handler(tauri::generate_handler![
@@ -226,6 +236,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             forward::forwards_list,
             forward::forward_add,
             forward::forward_remove,
+            tiles::tiles_status,
+            tiles::tiles_set_source,
+            tiles::tiles_estimate,
+            tiles::tiles_download,
+            tiles::tiles_import,
+            tiles::tiles_delete,
         ])
         .build(tauri::generate_context!())
         .context("cannot start the desktop window")?;

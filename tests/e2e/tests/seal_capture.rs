@@ -3,10 +3,12 @@
 //! "internet" host (10.200.0.2) with listeners, `tcpdump` on the veth, and two vehicles: the
 //! built-in simulator on loopback and a CLI simulator on a pty. The page tries the internet
 //! with `fetch()` and an `<img>` (through WebKit's network process, a child of the app), and
-//! the pilot adds a forward to the internet host in the link settings. Sealed: both links
-//! stay up, the forward is refused, the listeners hear nothing and the capture holds zero
-//! packets. Online, the same run's forward reaches the listener and the capture sees it, so
-//! the test can fail.
+//! the pilot adds a forward to the internet host in the link settings. Each run has a vault
+//! whose tile source is the internet host's HTTP listener; the pilot unlocks it and the Fly
+//! map asks the app's `tile` scheme for the tiles around the vehicle. Sealed: both links stay
+//! up, the forward and the tiles are refused (no tile loads, the basemap shows), the listeners
+//! hear nothing and the capture holds zero packets. Online, the same run's forward and tile
+//! requests reach the listeners and the capture sees them, so the test can fail.
 //!
 //! Needs root (namespaces, veth, capture); CI runs as root.
 
@@ -14,11 +16,12 @@
 mod netns;
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use airgap_e2e::{cli_bin, run_app_test_with, testid, Deadline, Launch, Ui};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use netns::{Net, INTERNET};
 use nix::sched::{setns, CloneFlags};
 
@@ -29,14 +32,31 @@ const out = {};
 let pending = 2;
 const timer = setTimeout(() => done(JSON.stringify(out)), 8000);
 const finish = () => { if (--pending === 0) { clearTimeout(timer); done(JSON.stringify(out)); } };
-fetch("http://10.200.0.2:8080/fetch-from-the-page")
+fetch("http://10.200.0.2:8080/page-fetch")
   .then(r => { out.fetch = "status " + r.status; finish(); },
         e => { out.fetch = "error: " + e; finish(); });
 const img = new Image();
 img.onload = () => { out.img = "loaded"; finish(); };
 img.onerror = () => { out.img = "error"; finish(); };
-img.src = "http://10.200.0.2:8080/img-from-the-page.png";
+img.src = "http://10.200.0.2:8080/page-img.png";
 document.body.appendChild(img);
+"#;
+
+/// The vault passphrase of each run's data dir.
+const PASSPHRASE: &str = "sealed tiles stay home 9";
+
+/// The Fly map's tile images from the app's scheme: how many, and how many loaded.
+const TILE_IMAGES: &str = r#"
+const imgs = [...document.querySelectorAll('[data-testid="fly-map"] img.leaflet-tile')]
+  .filter(i => (i.getAttribute('src') || '').startsWith('tile://localhost/'));
+return JSON.stringify({ all: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length });
+"#;
+
+/// Runs in the page: tries to leave the app, by a new window and by navigating away.
+const PAGE_TRIES_TO_LEAVE: &str = r#"
+const opened = window.open("http://10.200.0.2:8080/page-popup", "_blank");
+setTimeout(() => { window.location.href = "http://10.200.0.2:8080/page-navigate"; }, 0);
+return opened === null ? "no window" : "a window opened";
 "#;
 
 /// What one run saw.
@@ -44,6 +64,8 @@ struct Seen {
     packets: Vec<String>,
     heard: u64,
     heard_text: String,
+    /// Requests the internet host's HTTP listener (the tile server) received, so far.
+    http_requests: u64,
     page: String,
 }
 
@@ -73,6 +95,11 @@ async fn the_sealed_desktop_app_sends_nothing_while_its_vehicle_links_work() {
         "sealed, the internet host heard: {}",
         sealed.heard_text
     );
+    assert_eq!(
+        sealed.http_requests, 0,
+        "sealed, the tile server was asked: {}",
+        sealed.heard_text
+    );
     assert!(
         sealed.packets.is_empty(),
         "sealed, {} packets left on the veth: {:#?}",
@@ -83,9 +110,21 @@ async fn the_sealed_desktop_app_sends_nothing_while_its_vehicle_links_work() {
     let online = run(&net, dir.path(), &counts, false).await;
     // The page's own attempts are stopped by the content security policy either way.
     assert!(online.page.contains("\"fetch\":\"error"), "{}", online.page);
+    assert!(online.page.contains("\"img\":\"error\""), "{}", online.page);
+    assert_eq!(
+        from_page(&online),
+        0,
+        "online, the page's own fetch, img, window or navigation reached the internet: {}",
+        online.heard_text
+    );
     assert!(
         online.heard > sealed.heard,
         "online, the forward never arrived: {}",
+        online.heard_text
+    );
+    assert!(
+        online.http_requests > 0,
+        "online, the map's tiles never reached the tile server: {}",
         online.heard_text
     );
     assert!(
@@ -98,6 +137,12 @@ async fn the_sealed_desktop_app_sends_nothing_while_its_vehicle_links_work() {
         online.packets.len(),
         online.heard_text
     );
+}
+
+/// Requests the page itself got to the internet host (fetch, img, window, navigation).
+fn from_page(seen: &Seen) -> u64 {
+    let counts: serde_json::Value = serde_json::from_str(&seen.heard_text).unwrap_or_default();
+    counts["http_from_page"].as_u64().unwrap_or(u64::MAX)
 }
 
 async fn run(net: &Net, dir: &Path, counts: &Path, sealed: bool) -> Seen {
@@ -120,7 +165,11 @@ async fn run(net: &Net, dir: &Path, counts: &Path, sealed: bool) -> Seen {
     if sealed {
         args.insert(0, "--sealed");
     }
+    let data_dir = dir.join(format!("data-{name}"));
+    vault_with_tile_source(&data_dir, &dir.join("pass"))
+        .expect("a vault whose tiles come from the internet host");
     let launch = Launch {
+        data_dir: Some(data_dir),
         driver_prefix: ["ip", "netns", "exec", net.host.as_str()]
             .map(str::to_owned)
             .to_vec(),
@@ -138,17 +187,96 @@ async fn run(net: &Net, dir: &Path, counts: &Path, sealed: bool) -> Seen {
     tokio::time::sleep(Duration::from_millis(500)).await;
     drop(capture);
     let (heard, heard_text) = netns::heard(counts);
+    let http_requests = serde_json::from_str::<serde_json::Value>(&heard_text)
+        .ok()
+        .and_then(|v| v["http_requests"].as_u64())
+        .unwrap_or(0);
     Seen {
         packets: netns::packets_in(&pcap),
         heard,
         heard_text,
+        http_requests,
         page: rx.try_recv().unwrap_or_default(),
     }
+}
+
+/// A vault in `data_dir` (made by the CLI) whose tile source is the internet host.
+fn vault_with_tile_source(data_dir: &Path, pass: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(pass, format!("{PASSPHRASE}\n"))?;
+    let template = format!("http://{INTERNET}:8080/{{z}}/{{x}}/{{y}}.png");
+    for args in [
+        vec!["vault", "init"],
+        vec!["tiles", "source", "set", template.as_str()],
+    ] {
+        let out = Command::new(cli_bin()?)
+            .args(&args)
+            .env("AIRGAP_DATA_DIR", data_dir)
+            .env("AIRGAP_PASSPHRASE_FILE", pass)
+            .env("AIRGAP_KDF", "fast")
+            .output()
+            .with_context(|| format!("running airgap {args:?}"))?;
+        ensure!(
+            out.status.success(),
+            "airgap {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Unlocks the vault and shows the Fly map; sealed, its tiles are asked for and none loads;
+/// online, they load from the internet host through the gate.
+async fn show_the_map(ui: &Ui, sealed: bool) -> Result<()> {
+    let second = Duration::from_secs(1);
+    ui.click(&testid("view-vault")).await?;
+    ui.wait_present(
+        &format!("{}[data-state=\"locked\"]", testid("vault-gate")),
+        "the unlock screen",
+        20 * second,
+    )
+    .await?;
+    ui.type_into(&testid("vault-pass"), PASSPHRASE).await?;
+    ui.click(&testid("vault-unlock")).await?;
+    ui.wait_present(&testid("vault-contents"), "the open vault", 20 * second)
+        .await?;
+    ui.click(&testid("view-fly")).await?;
+    let mut deadline = Deadline::new(
+        if sealed {
+            "the map asking for tiles, none of them loading"
+        } else {
+            "the map's tiles from the internet host"
+        },
+        30 * second,
+    );
+    let mut quiet = 0;
+    loop {
+        let value = ui.client().execute(TILE_IMAGES, vec![]).await?;
+        let counts: serde_json::Value =
+            serde_json::from_str(value.as_str().unwrap_or("{}")).unwrap_or_default();
+        let all = counts["all"].as_u64().unwrap_or(0);
+        let loaded = counts["loaded"].as_u64().unwrap_or(0);
+        if sealed {
+            ensure!(loaded == 0, "sealed, {loaded} of {all} tiles loaded");
+            quiet = if all > 0 { quiet + 1 } else { 0 };
+            if quiet >= 30 {
+                break;
+            }
+        } else if loaded > 0 {
+            break;
+        }
+        deadline
+            .tick(format!("{loaded} of {all} tiles loaded"))
+            .await?;
+    }
+    deadline.done();
+    Ok(())
 }
 
 async fn exercise(ui: Ui, sealed: bool, page: mpsc::Sender<String>) -> Result<()> {
     let second = Duration::from_secs(1);
     both_links_up(&ui, 20 * second).await?;
+    show_the_map(&ui, sealed).await?;
 
     let tried = ui
         .client()
@@ -156,6 +284,26 @@ async fn exercise(ui: Ui, sealed: bool, page: mpsc::Sender<String>) -> Result<()
         .await
         .context("running the page's fetch and img")?;
     let _ = page.send(tried.as_str().unwrap_or_default().to_owned());
+
+    // Leaving the app: no new window, and the navigation is refused (the page stays ours).
+    let left = ui
+        .client()
+        .execute(PAGE_TRIES_TO_LEAVE, vec![])
+        .await
+        .context("running the page's window.open and navigation")?;
+    if left.as_str() != Some("no window") {
+        bail!("window.open was not refused: {left}");
+    }
+    tokio::time::sleep(2 * second).await;
+    let here = ui
+        .client()
+        .execute("return window.location.href;", vec![])
+        .await
+        .context("reading the page's location")?;
+    let here = here.as_str().unwrap_or_default();
+    if !here.starts_with("tauri://localhost") {
+        bail!("the page navigated away to {here}");
+    }
 
     ui.type_into(
         &testid("forward-address"),

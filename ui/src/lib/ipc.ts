@@ -28,6 +28,12 @@ import type { StoredMissionView } from "./bindings/StoredMissionView";
 import type { VaultView } from "./bindings/VaultView";
 import type { SealView } from "./bindings/SealView";
 import type { ForwardView } from "./bindings/ForwardView";
+import type { TileAreaView } from "./bindings/TileAreaView";
+import type { TileEstimateView } from "./bindings/TileEstimateView";
+import type { TileImportView } from "./bindings/TileImportView";
+import type { TileProgressView } from "./bindings/TileProgressView";
+import type { TileReportView } from "./bindings/TileReportView";
+import type { TilesView } from "./bindings/TilesView";
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -96,6 +102,18 @@ export interface Backend {
   /** Rejects with `egress_refused` (the gate's words) when sealed and not loopback. */
   forwardAdd(address: string): Promise<ForwardView>;
   forwardRemove(id: number): Promise<void>;
+
+  /** The tile source and the vault's tile caches (unlocked only: `locked` otherwise). */
+  tilesStatus(): Promise<TilesView>;
+  /** A URL template with {z}, {x}, {y}; null: OpenStreetMap. `invalid` says what is wrong. */
+  tilesSetSource(urlTemplate: string | null): Promise<TilesView>;
+  /** Tiles and bytes of an area download, or `invalid` with the source's refusal. */
+  tilesEstimate(area: TileAreaView): Promise<TileEstimateView>;
+  /** Downloads the area into the vault; `cancelOp(opId)` cancels. */
+  tilesDownload(area: TileAreaView, opId: number, onProgress: (p: TileProgressView) => void): Promise<TileReportView>;
+  /** Asks for an MBTiles file and imports it; null when the pilot cancelled. */
+  tilesImport(): Promise<TileImportView | null>;
+  tilesDelete(source: string): Promise<TilesView>;
 }
 
 export interface LoadedBackend {
@@ -162,6 +180,16 @@ export function tauriBackend(): Backend {
     forwardsList: () => invoke<ForwardView[]>("forwards_list"),
     forwardAdd: (address) => invoke<ForwardView>("forward_add", { address }),
     forwardRemove: (id) => invoke<void>("forward_remove", { id }),
+    tilesStatus: () => invoke<TilesView>("tiles_status"),
+    tilesSetSource: (urlTemplate) => invoke<TilesView>("tiles_set_source", { urlTemplate }),
+    tilesEstimate: (area) => invoke<TileEstimateView>("tiles_estimate", { area }),
+    tilesDownload: (area, opId, onProgress) => {
+      const progress = new Channel<TileProgressView>();
+      progress.onmessage = onProgress;
+      return invoke<TileReportView>("tiles_download", { area, opId, progress });
+    },
+    tilesImport: () => invoke<TileImportView | null>("tiles_import"),
+    tilesDelete: (source) => invoke<TilesView>("tiles_delete", { source }),
   };
 }
 

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
 import { loadBasemap } from "./basemap";
-import { BASEMAP_PANE, createMap, DEFAULT_CENTER, drawBasemap, fenceShapes, L, PANE_Z } from "./leafmap";
+import { BASEMAP_PANE, createMap, DEFAULT_CENTER, drawBasemap, fenceShapes, L, mapView, PANE_Z, setTileLayer } from "./leafmap";
 import { addFenceVertex, CMD, newRallyPoint } from "./mission";
 
 function mapElement(): HTMLDivElement {
@@ -74,6 +74,58 @@ describe("the map's layer stack", () => {
     await loadBasemap();
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(map.getPane(BASEMAP_PANE)).toBeUndefined();
+  });
+});
+
+describe("the tile layer", () => {
+  const config = { url: "tile://localhost/{z}/{x}/{y}?g=1", attributionHtml: "© OpenStreetMap contributors", maxNativeZoom: 19 };
+
+  it("asks the app's scheme for tiles, above the basemap, and credits the source while shown", () => {
+    const el = mapElement();
+    const map = createMap(el, DEFAULT_CENTER, 16);
+    try {
+      const layer = setTileLayer(map, null, config);
+      expect(layer?.options.pane).toBe("tilePane");
+      const srcs = [...el.querySelectorAll<HTMLImageElement>("img.leaflet-tile")].map((i) => i.getAttribute("src") ?? "");
+      expect(srcs.length).toBeGreaterThan(0);
+      expect(srcs.every((s) => /^tile:\/\/localhost\/16\/\d+\/\d+\?g=1$/.test(s))).toBe(true);
+      expect(el.querySelector(".leaflet-control-attribution")?.textContent).toContain("© OpenStreetMap contributors");
+      // Locked: no layer, no tiles, no attribution.
+      expect(setTileLayer(map, layer, null)).toBeNull();
+      expect(el.querySelectorAll("img.leaflet-tile")).toHaveLength(0);
+      expect(el.querySelector(".leaflet-control-attribution")?.textContent ?? "").not.toContain("OpenStreetMap");
+    } finally {
+      map.remove();
+    }
+  });
+
+  it("is replaced, not stacked, when the source or vault changes", () => {
+    const el = mapElement();
+    const map = createMap(el, DEFAULT_CENTER, 16);
+    try {
+      const first = setTileLayer(map, null, config);
+      const second = setTileLayer(map, first, { ...config, url: "tile://localhost/{z}/{x}/{y}?g=2" });
+      expect(map.hasLayer(first as L.TileLayer)).toBe(false);
+      expect(map.hasLayer(second as L.TileLayer)).toBe(true);
+      const srcs = [...el.querySelectorAll<HTMLImageElement>("img.leaflet-tile")].map((i) => i.getAttribute("src") ?? "");
+      expect(srcs.every((s) => s.endsWith("?g=2"))).toBe(true);
+    } finally {
+      map.remove();
+    }
+  });
+
+  it("reports the visible rectangle for area downloads", () => {
+    const map = createMap(mapElement(), DEFAULT_CENTER, 16);
+    try {
+      const v = mapView(map);
+      expect(v.zoom).toBe(16);
+      expect(v.south).toBeLessThan(DEFAULT_CENTER[0]);
+      expect(v.north).toBeGreaterThan(DEFAULT_CENTER[0]);
+      expect(v.west).toBeLessThan(DEFAULT_CENTER[1]);
+      expect(v.east).toBeGreaterThan(DEFAULT_CENTER[1]);
+    } finally {
+      map.remove();
+    }
   });
 });
 

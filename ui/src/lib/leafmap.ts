@@ -1,12 +1,14 @@
 // Leaflet set up the Airgap way: nothing is fetched from anywhere (the CSP would block it
-// anyway). Under everything lies the world basemap bundled with the app, then a graticule, a
-// metric scale, and the markers and shapes every map draws. Tiles from the vault come later.
+// anyway). Under everything lies the world basemap bundled with the app, then the vault's
+// tiles (only through the app's `tile` scheme, only while the vault is unlocked), a
+// graticule, a metric scale, and the markers and shapes every map draws.
 import * as L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import type { MissionItemView } from "./bindings/MissionItemView";
 import { type Basemap, loadBasemap } from "./basemap";
 import { graticuleStep, gridValues } from "./graticule";
 import { fenceCircles, fencePolygons } from "./mission";
+import type { TileLayerConfig } from "./tiles";
 
 export { L };
 
@@ -46,7 +48,32 @@ export function createMap(el: HTMLElement, center: [number, number], zoom: numbe
   // the graticule, whatever the order of adding.
   addGraticule(map);
   L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+  // Shows the tile source's attribution while its layer is on the map; no Leaflet link.
+  L.control.attribution({ prefix: false, position: "bottomright" }).addTo(map);
   return map;
+}
+
+/**
+ * Puts the tile layer `config` asks for on `map` in place of `current` (removed when `config`
+ * is null: the vault locked) and returns the layer now shown. Tiles that fail (a miss, the
+ * vault locked meanwhile) stay hidden, so the basemap shows there.
+ */
+export function setTileLayer(map: L.Map, current: L.TileLayer | null, config: TileLayerConfig | null): L.TileLayer | null {
+  current?.remove();
+  if (config === null) return null;
+  return L.tileLayer(config.url, {
+    attribution: config.attributionHtml,
+    maxNativeZoom: config.maxNativeZoom,
+    maxZoom: map.getMaxZoom(),
+    // Tiles of the zooms around stay while new ones come: no flash of basemap on zoom.
+    keepBuffer: 2,
+  }).addTo(map);
+}
+
+/** The rectangle and zoom `map` shows now. */
+export function mapView(map: L.Map): { south: number; west: number; north: number; east: number; zoom: number } {
+  const b = map.getBounds();
+  return { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast(), zoom: map.getZoom() };
 }
 
 const BASEMAP_STYLE = {

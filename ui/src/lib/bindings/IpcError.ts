@@ -11,7 +11,8 @@ export type IpcError = {
  * `file_failed`, `internal`; from the vault: `no_vault`, `wrong_passphrase`, `locked`,
  * `vault_in_use`, `vault_damaged`, `not_found`, `vault_failed`; from the seal and forwards:
  * `egress_refused` (the gate said no; the refusal is in `message`), `no_such_forward`,
- * `seal_failed`, `restart_failed`.
+ * `seal_failed`, `restart_failed`; from map tiles: `tiles_failed` (a download that
+ * could not run: no answer from the tile server, say).
  */
 code: string, 
 /**

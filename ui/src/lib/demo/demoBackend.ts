@@ -23,6 +23,7 @@ import type { StoredMissionView } from "../bindings/StoredMissionView";
 import type { VaultView } from "../bindings/VaultView";
 import type { ForwardView } from "../bindings/ForwardView";
 import type { SealView } from "../bindings/SealView";
+import type { TilesView } from "../bindings/TilesView";
 
 const TICK_MS = 50;
 const SAMPLES_PER_TICK = 2;
@@ -277,7 +278,40 @@ export function createDemoBackend(params: URLSearchParams): Backend {
     reopen: links.filter((l) => l.state !== "closed").map((l) => l.address),
   });
 
+  // The demo has no tiles: the map shows the bundled basemap, and the settings what a
+  // fresh vault would say.
+  let tileTemplate: string | null = null;
+  const tilesView = (): TilesView => {
+    const osm = tileTemplate === null;
+    return {
+      source: {
+        name: osm ? "openstreetmap" : tileTemplate ?? "",
+        url_template: tileTemplate ?? "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        is_openstreetmap: osm,
+        attribution: osm ? "© OpenStreetMap contributors" : "Map tiles (demo)",
+        max_zoom: osm ? 19 : 20,
+        max_area_zoom: osm ? 16 : 24,
+        max_area_tiles: osm ? 2500 : 200000,
+      },
+      caches: [],
+      sealed: sealSwitch === "sealed",
+    };
+  };
+  const lockedError = () => reject("locked", "The vault is locked: unlock it first.");
+
   return {
+    tilesStatus: async () => (unlocked ? tilesView() : lockedError()),
+    tilesSetSource: async (template) => {
+      if (template !== null && !/^https?:\/\/.*\{z\}.*\{x\}.*\{-?y\}/.test(template))
+        return reject("invalid", `Tile source ${JSON.stringify(template)} is not usable: the template must hold {z}, {x} and {y}.`);
+      if (!unlocked) return lockedError();
+      tileTemplate = template;
+      return tilesView();
+    },
+    tilesEstimate: async () => reject("invalid", "The demo downloads no tiles."),
+    tilesDownload: async () => reject("invalid", "The demo downloads no tiles."),
+    tilesImport: async () => null,
+    tilesDelete: async () => tilesView(),
     sealStatus: async () => sealView(),
     sealEngage: async () => {
       sealSwitch = "sealed";
