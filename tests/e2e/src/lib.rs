@@ -848,6 +848,49 @@ impl App {
     }
 }
 
+/// A scratch data dir and a passphrase file, for tests that prepare the app's data with the
+/// `airgap` CLI (a vault, a tile source) before starting it. Removed when dropped.
+pub struct CliData {
+    dir: TempDir,
+}
+
+impl CliData {
+    pub fn new(label: &str, passphrase: &str) -> Result<CliData> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("airgap-e2e-{label}-"))
+            .tempdir()?;
+        std::fs::create_dir_all(dir.path().join("data"))?;
+        std::fs::write(dir.path().join("pass"), format!("{passphrase}\n"))?;
+        Ok(CliData { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `airgap ARGS` on this data dir, with the passphrase file; its stdout.
+    pub fn airgap(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(cli_bin()?)
+            .args(args)
+            .env("AIRGAP_DATA_DIR", self.data_dir())
+            .env("AIRGAP_PASSPHRASE_FILE", self.dir.path().join("pass"))
+            .env("AIRGAP_KDF", "fast")
+            .output()
+            .with_context(|| format!("running airgap {args:?}"))?;
+        if !out.status.success() {
+            bail!(
+                "airgap {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
 /// Runs one UI test: launches the app with `args`, runs `body` (bounded in time, with panics
 /// caught), and on failure saves evidence before shutting everything down and failing with a
 /// message that says what went wrong and where the screenshot is.

@@ -16,11 +16,10 @@
 mod netns;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use airgap_e2e::{cli_bin, run_app_test_with, testid, Deadline, Launch, Ui};
+use airgap_e2e::{cli_bin, run_app_test_with, testid, CliData, Deadline, Launch, Ui};
 use anyhow::{bail, ensure, Context, Result};
 use netns::{Net, INTERNET};
 use nix::sched::{setns, CloneFlags};
@@ -165,11 +164,10 @@ async fn run(net: &Net, dir: &Path, counts: &Path, sealed: bool) -> Seen {
     if sealed {
         args.insert(0, "--sealed");
     }
-    let data_dir = dir.join(format!("data-{name}"));
-    vault_with_tile_source(&data_dir, &dir.join("pass"))
+    let data = vault_with_tile_source(&format!("seal-capture-{name}"))
         .expect("a vault whose tiles come from the internet host");
     let launch = Launch {
-        data_dir: Some(data_dir),
+        data_dir: Some(data.data_dir()),
         driver_prefix: ["ip", "netns", "exec", net.host.as_str()]
             .map(str::to_owned)
             .to_vec(),
@@ -200,29 +198,13 @@ async fn run(net: &Net, dir: &Path, counts: &Path, sealed: bool) -> Seen {
     }
 }
 
-/// A vault in `data_dir` (made by the CLI) whose tile source is the internet host.
-fn vault_with_tile_source(data_dir: &Path, pass: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir)?;
-    std::fs::write(pass, format!("{PASSPHRASE}\n"))?;
+/// A vault (made by the CLI) whose tile source is the internet host.
+fn vault_with_tile_source(label: &str) -> Result<CliData> {
+    let data = CliData::new(label, PASSPHRASE)?;
     let template = format!("http://{INTERNET}:8080/{{z}}/{{x}}/{{y}}.png");
-    for args in [
-        vec!["vault", "init"],
-        vec!["tiles", "source", "set", template.as_str()],
-    ] {
-        let out = Command::new(cli_bin()?)
-            .args(&args)
-            .env("AIRGAP_DATA_DIR", data_dir)
-            .env("AIRGAP_PASSPHRASE_FILE", pass)
-            .env("AIRGAP_KDF", "fast")
-            .output()
-            .with_context(|| format!("running airgap {args:?}"))?;
-        ensure!(
-            out.status.success(),
-            "airgap {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+    data.airgap(&["vault", "init"])?;
+    data.airgap(&["tiles", "source", "set", &template])?;
+    Ok(data)
 }
 
 /// Unlocks the vault and shows the Fly map; sealed, its tiles are asked for and none loads;

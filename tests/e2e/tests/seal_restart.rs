@@ -13,10 +13,9 @@
 //!    cannot disengage it; the right one turns the switch off for the next start.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use airgap_e2e::{cli_bin, run_app_test_with, testid, Deadline, Launch, Ui};
+use airgap_e2e::{run_app_test_with, testid, CliData, Deadline, Launch, Ui};
 use anyhow::{bail, ensure, Context, Result};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -26,41 +25,13 @@ const RECORD_AFTER_RESTART: Duration = Duration::from_secs(8);
 /// The vehicle link must be back (and recording) within this after the first flight ends.
 const LINK_BACK_WITHIN_S: i64 = 15;
 
-struct Data {
-    dir: tempfile::TempDir,
+/// What this test reads of a data dir through the CLI.
+trait Flights {
+    fn flights(&self) -> Result<String>;
+    fn switch(&self) -> String;
 }
 
-impl Data {
-    fn new() -> Result<Data> {
-        let dir = tempfile::Builder::new()
-            .prefix("airgap-e2e-seal-restart-")
-            .tempdir()?;
-        std::fs::create_dir_all(dir.path().join("data"))?;
-        std::fs::write(dir.path().join("pass"), format!("{PASSPHRASE}\n"))?;
-        Ok(Data { dir })
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// `airgap ARGS` on this data dir, with the passphrase file; its stdout.
-    fn airgap(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(cli_bin()?)
-            .args(args)
-            .env("AIRGAP_DATA_DIR", self.data_dir())
-            .env("AIRGAP_PASSPHRASE_FILE", self.dir.path().join("pass"))
-            .env("AIRGAP_KDF", "fast")
-            .output()
-            .with_context(|| format!("running airgap {args:?}"))?;
-        ensure!(
-            out.status.success(),
-            "airgap {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
+impl Flights for CliData {
     /// `airgap log list --json`, tried again for a few seconds while the vault is still
     /// held: the lock of a process that was just stopped is released a moment after it is
     /// seen gone.
@@ -86,7 +57,7 @@ impl Data {
 
 #[tokio::test]
 async fn engaging_restarts_sealed_with_the_recording_intact_and_disengaging_needs_the_passphrase() {
-    let data = Data::new().expect("scratch data");
+    let data = CliData::new("seal-restart", PASSPHRASE).expect("scratch data");
     data.airgap(&["vault", "init"]).expect("a vault");
     let launch = Launch {
         data_dir: Some(data.data_dir()),

@@ -25,12 +25,11 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use airgap_e2e::{cli_bin, run_app_test_with, testid, Deadline, Launch, Ui};
+use airgap_e2e::{run_app_test_with, testid, CliData, Deadline, Launch, Ui};
 use anyhow::{bail, ensure, Context, Result};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -276,45 +275,10 @@ async fn fly_view(ui: &Ui) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The runs
 
-struct Data {
-    dir: tempfile::TempDir,
-}
-
-impl Data {
-    fn new() -> Result<Data> {
-        let dir = tempfile::Builder::new()
-            .prefix("airgap-e2e-tiles-")
-            .tempdir()?;
-        std::fs::create_dir_all(dir.path().join("data"))?;
-        std::fs::write(dir.path().join("pass"), format!("{PASSPHRASE}\n"))?;
-        Ok(Data { dir })
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn airgap(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(cli_bin()?)
-            .args(args)
-            .env("AIRGAP_DATA_DIR", self.data_dir())
-            .env("AIRGAP_PASSPHRASE_FILE", self.dir.path().join("pass"))
-            .env("AIRGAP_KDF", "fast")
-            .output()
-            .with_context(|| format!("running airgap {args:?}"))?;
-        ensure!(
-            out.status.success(),
-            "airgap {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
 #[tokio::test]
 async fn tiles_seen_online_render_from_the_vault_after_a_sealed_restart() {
     let server = Arc::new(TileServer::start().expect("the tile server"));
-    let data = Data::new().expect("scratch data");
+    let data = CliData::new("tiles", PASSPHRASE).expect("scratch data");
     data.airgap(&["vault", "init"]).expect("a vault");
     data.airgap(&["tiles", "source", "set", &server.template()])
         .expect("the tile source");
