@@ -28,8 +28,10 @@
 //! hash of the last stored entry, computed from ciphertext). No secret: nothing held can
 //! open any record, neither those written before locking nor those written since. A
 //! [`FlightRecorder`] additionally holds the plaintext of the chunk it is filling (at most
-//! one chunk period of incoming telemetry, zeroized once sealed), which is data on its way
-//! in, not a key.
+//! one chunk period of incoming telemetry, encrypted in place when sealed, its buffer wiped
+//! on drop), which is data on its way in, and the key agreement prepared for its *next*
+//! chunk (a fresh ephemeral key and the secret it shares with the vault's public key), which
+//! no written record uses, is used once and then wiped.
 //!
 //! **Unlocked**: the above plus the data key (as an AES-256-GCM key schedule), the X25519
 //! secret key, and a settings key derived from the data key. All are zeroized when the vault
