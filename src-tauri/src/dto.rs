@@ -414,6 +414,9 @@ pub struct SealView {
     pub os_layer_available: bool,
     /// Egress attempts refused since start (the self-test's own probe not counted).
     pub refused: f64,
+    /// Sockets the OS layer refused in this process tree since start (the web view's
+    /// processes included; the self-test's probe not counted); `None` when it is not engaged.
+    pub os_refused: Option<f64>,
     /// The persisted switch: `online`, `sealed`, `damaged`, `unreadable`.
     pub switch: String,
     /// Started with `--sealed`, whatever the switch says.

@@ -40,6 +40,8 @@ pub struct SealRuntime {
     selftest: SelfTest,
     /// Refusals counted by the self-test's own probe, not shown as attempts.
     baseline_refused: u64,
+    /// The same for the OS layer's count (its probe of a UDP socket).
+    baseline_os_refused: u64,
     /// A restart is under way: a second click must not start a second process.
     restarting: AtomicBool,
 }
@@ -51,6 +53,7 @@ impl SealRuntime {
         let os = os_layer();
         let selftest = selftest(&gate);
         let baseline_refused = gate.refused_count();
+        let baseline_os_refused = airgap_engine::airgap_egress::os::refused_count().unwrap_or(0);
         if gate.is_sealed() && !selftest.passed() {
             for layer in selftest
                 .layers
@@ -67,6 +70,7 @@ impl SealRuntime {
             os,
             selftest,
             baseline_refused,
+            baseline_os_refused,
             restarting: AtomicBool::new(false),
         }
     }
@@ -132,6 +136,8 @@ impl SealRuntime {
                 .gate
                 .refused_count()
                 .saturating_sub(self.baseline_refused) as f64,
+            os_refused: airgap_engine::airgap_egress::os::refused_count()
+                .map(|n| n.saturating_sub(self.baseline_os_refused) as f64),
             switch: match switch {
                 Ok(SealState::Online) => "online",
                 Ok(SealState::Sealed) => "sealed",

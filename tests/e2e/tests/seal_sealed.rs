@@ -96,6 +96,15 @@ async fn sealed(ui: Ui, dir: std::path::PathBuf) -> Result<()> {
             os.starts_with("not in place"),
             "the missing OS layer is said plainly: {os:?}"
         );
+    } else {
+        // The OS layer's own count (WebKit's processes ask for netlink sockets, for one).
+        ui.wait_number(
+            &testid("seal-os-refused"),
+            "the OS layer's refused count",
+            10 * SECOND,
+            |n| n >= 0.0,
+        )
+        .await?;
     }
     let gate_layer = format!("{}[data-layer=\"egress gate\"]", testid("seal-layer"));
     ensure!(

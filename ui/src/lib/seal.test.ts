@@ -13,6 +13,7 @@ function view(patch: Partial<SealView>): SealView {
     os_layer: "not in place: not available on Windows yet: the egress gate and the web-view lockdown hold",
     os_layer_available: false,
     refused: 0,
+    os_refused: null,
     switch: "sealed",
     sealed_flag: false,
     pending: null,

@@ -22,6 +22,11 @@ os_layer: string, os_layer_available: boolean,
  */
 refused: number, 
 /**
+ * Sockets the OS layer refused in this process tree since start (the web view's
+ * processes included; the self-test's probe not counted); `None` when it is not engaged.
+ */
+os_refused: number | null, 
+/**
  * The persisted switch: `online`, `sealed`, `damaged`, `unreadable`.
  */
 switch: string, 

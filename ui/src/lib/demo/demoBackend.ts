@@ -272,6 +272,7 @@ export function createDemoBackend(params: URLSearchParams): Backend {
     os_layer: "not available in the demo",
     os_layer_available: false,
     refused: 0,
+    os_refused: null,
     switch: sealSwitch,
     sealed_flag: false,
     pending: sealSwitch === "sealed" ? "The switch is SEALED now: Airgap starts sealed after a restart." : null,
