@@ -1,11 +1,13 @@
 //! The web view's lockdown (the seal's second layer, always on, sealed or not): the page may
-//! show only the app's own origin. Navigating anywhere else is refused here; new windows
-//! (`window.open`) are refused by having no new-window handler (WebKitGTK and wry then create
-//! none); remote fetches and images are refused by the CSP in tauri.conf.json; map tiles come
-//! through the `tile` protocol, served by Rust.
+//! show only the app's own origin. Navigating anywhere else is refused here, and so is every
+//! new window (`window.open`): the main window is built here (tauri.conf.json describes it
+//! with `"create": false`) with a handler that denies them, on every platform. Remote
+//! fetches and images are refused by the CSP in tauri.conf.json; map tiles come through the
+//! `tile` protocol, served by Rust.
 
 use tauri::plugin::{Builder, TauriPlugin};
-use tauri::{Runtime, Url};
+use tauri::webview::NewWindowResponse;
+use tauri::{AppHandle, Runtime, Url, WebviewWindowBuilder};
 
 /// The origins the app's own pages are served from: `tauri://localhost` (Linux, macOS),
 /// `http(s)://tauri.localhost` (Windows), and Vite's dev server in debug builds.
@@ -30,6 +32,24 @@ pub fn plugin<R: Runtime>() -> TauriPlugin<R> {
             allowed
         })
         .build()
+}
+
+/// Builds the main window as tauri.conf.json describes it, denying every new window.
+pub fn main_window<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<()> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("tauri.conf.json describes no window"))?
+        .clone();
+    WebviewWindowBuilder::from_config(app, &config)?
+        .on_new_window(|url, _| {
+            tracing::warn!(%url, "the page tried to open a window; refused");
+            NewWindowResponse::Deny
+        })
+        .build()?;
+    Ok(())
 }
 
 #[cfg(test)]

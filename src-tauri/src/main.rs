@@ -183,8 +183,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         // Used from Rust only (files.rs): the page has no dialog permission.
         .plugin(tauri_plugin_dialog::init())
-        // The page never leaves the app's own origin.
+        // The page never leaves the app's own origin, and opens no window.
         .plugin(lockdown::plugin())
+        .setup(|app| lockdown::main_window(app.handle()).map_err(Into::into))
         // Map tiles reach the page only here, from the vault or through the gate.
         .register_asynchronous_uri_scheme_protocol(tiles::SCHEME, |ctx, request, responder| {
             tiles::spawn_serve(ctx.app_handle().clone(), request, responder);
