@@ -1,124 +1,17 @@
-//! `airgap tiles`: area downloads from a tile server on 127.0.0.1 (written here, counting
-//! requests) into a real vault, status, MBTiles import, the tile source setting, and a sealed
-//! download from a non-loopback source refused, audited, with no connection made.
-
-#![allow(
-    clippy::disallowed_types,
-    clippy::disallowed_methods,
-    reason = "the test tile server is a raw listener on 127.0.0.1"
-)]
+//! `airgap tiles`: area downloads from a tile server on 127.0.0.1 (the shared test one in
+//! tests/tile_server.rs, counting requests) into a real vault, status, MBTiles import, the
+//! tile source setting, and a sealed download from a non-loopback source refused, audited,
+//! with no connection made.
 
 mod common;
+#[path = "../../../tests/tile_server.rs"]
+mod tile_server;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use airgap_vault::{AuditEvent, SecretString, Vault};
 use common::Data;
-
-/// What the server sends for a tile: a PNG signature and the tile's name.
-fn png(path: &str) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(path.as_bytes());
-    b
-}
-
-/// A tile server on 127.0.0.1:0, a thread per connection; answers the first request of a
-/// tile path with 429 when `busy_once` is set.
-struct TileServer {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<String>>>,
-    connections: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl TileServer {
-    fn start(busy_once: bool) -> TileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let server = TileServer {
-            addr: listener.local_addr().expect("local addr"),
-            requests: Arc::default(),
-            connections: Arc::default(),
-            stop: Arc::default(),
-        };
-        let (requests, connections, stop) = (
-            server.requests.clone(),
-            server.connections.clone(),
-            server.stop.clone(),
-        );
-        let busy = Arc::new(AtomicBool::new(busy_once));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                connections.fetch_add(1, Ordering::SeqCst);
-                let (r, b) = (requests.clone(), busy.clone());
-                std::thread::spawn(move || serve(stream, &r, &b));
-            }
-        });
-        server
-    }
-
-    fn template(&self, host: &str) -> String {
-        format!("http://{host}:{}/{{z}}/{{x}}/{{y}}.png", self.addr.port())
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.lock().expect("requests").len()
-    }
-}
-
-impl Drop for TileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn serve(stream: TcpStream, requests: &Mutex<Vec<String>>, busy: &AtomicBool) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        match reader.read_line(&mut request_line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
-            }
-        }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
-        requests.lock().expect("requests").push(path.clone());
-        let (status, extra, body) = if busy.swap(false, Ordering::SeqCst) {
-            (429, "retry-after: 1\r\n", Vec::new())
-        } else {
-            (200, "content-type: image/png\r\n", png(&path))
-        };
-        let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{extra}\r\n",
-            body.len()
-        );
-        let s = reader.get_mut();
-        if s.write_all(head.as_bytes()).is_err() || s.write_all(&body).is_err() {
-            return;
-        }
-    }
-}
+use tile_server::{png, Behaviour, TileServer};
 
 /// Zürich's main station and around: a handful of tiles at zooms 12-15.
 const BBOX: &str = "47.370,8.530,47.380,8.550";
@@ -157,7 +50,10 @@ fn download_from_a_loopback_server_then_again_fetches_nothing_new() {
     let d = Data::new("tiles-download");
     d.ok(&["vault", "init"]);
     assert!(d.ok(&["tiles", "status"]).stdout.contains("no map tiles"));
-    let server = TileServer::start(true);
+    let server = TileServer::start(Behaviour {
+        busy_first: 1,
+        ..Behaviour::default()
+    });
     let url = server.template("127.0.0.1");
     let args = [
         "tiles",
@@ -182,7 +78,7 @@ fn download_from_a_loopback_server_then_again_fetches_nothing_new() {
         "{out:?}"
     );
     // Every tile once, plus the one answered 429 and asked again.
-    assert_eq!(server.requests() as u64, total + 1);
+    assert_eq!(server.request_count() as u64, total + 1);
     let status = status_json(&d);
     assert_eq!(status.len(), 1, "{status:?}");
     assert_eq!(status[0]["source"], url.as_str());
@@ -197,7 +93,7 @@ fn download_from_a_loopback_server_then_again_fetches_nothing_new() {
         "{again:?}"
     );
     assert_eq!(
-        server.requests() as u64,
+        server.request_count() as u64,
         total + 1,
         "nothing new was asked for"
     );
@@ -208,7 +104,7 @@ fn download_from_a_loopback_server_then_again_fetches_nothing_new() {
 fn without_yes_and_no_terminal_it_only_estimates() {
     let d = Data::new("tiles-estimate");
     d.ok(&["vault", "init"]);
-    let server = TileServer::start(false);
+    let server = TileServer::start(Behaviour::default());
     let url = server.template("127.0.0.1");
     let (status, out) = d.run(&[
         "tiles",
@@ -222,7 +118,7 @@ fn without_yes_and_no_terminal_it_only_estimates() {
     ]);
     assert_eq!(status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("add --yes"), "{out:?}");
-    assert_eq!(server.requests(), 0);
+    assert_eq!(server.request_count(), 0);
 }
 
 /// `127.1` is a host name to the gate (refused while sealed) but 127.0.0.1 to the resolver,
@@ -232,7 +128,7 @@ fn without_yes_and_no_terminal_it_only_estimates() {
 fn sealed_a_non_loopback_source_is_refused_audited_and_never_reached() {
     let d = Data::new("tiles-sealed");
     d.ok(&["vault", "init"]);
-    let server = TileServer::start(false);
+    let server = TileServer::start(Behaviour::default());
     let url = server.template("127.1");
     let (status, out) = d.run(&[
         "--sealed",
@@ -250,11 +146,7 @@ fn sealed_a_non_loopback_source_is_refused_audited_and_never_reached() {
     assert!(out.stderr.contains("map tiles to 127.1:"), "{out:?}");
     assert!(out.stderr.contains("network seal is engaged"), "{out:?}");
     assert!(out.stderr.contains("Nothing was sent"), "{out:?}");
-    assert_eq!(
-        server.connections.load(Ordering::SeqCst),
-        0,
-        "no connection"
-    );
+    assert_eq!(server.connection_count(), 0, "no connection");
     assert_eq!(refusals_audited(&d), 1, "the refusal is in the audit trail");
 
     // Control: online, the same source is reached.
@@ -269,7 +161,7 @@ fn sealed_a_non_loopback_source_is_refused_audited_and_never_reached() {
         &url,
         "--yes",
     ]);
-    assert!(server.requests() > 0);
+    assert!(server.request_count() > 0);
 }
 
 #[test]
@@ -302,7 +194,7 @@ fn the_source_setting_is_kept_in_the_vault_and_used() {
         .as_str()
         .is_some_and(|ua| ua.starts_with("AirgapGCS/")));
 
-    let server = TileServer::start(false);
+    let server = TileServer::start(Behaviour::default());
     let url = server.template("127.0.0.1");
     d.ok(&["tiles", "source", "set", &url, "--name", "local"]);
     let shown = d.ok(&["tiles", "source"]).stdout;
@@ -313,7 +205,7 @@ fn the_source_setting_is_kept_in_the_vault_and_used() {
     d.ok(&["tiles", "download", "--bbox", BBOX, "--zoom", "13", "--yes"]);
     let status = status_json(&d);
     assert_eq!(status[0]["source"], "local");
-    assert!(server.requests() > 0);
+    assert!(server.request_count() > 0);
 
     let (bad, out) = d.run(&["tiles", "source", "set", "ftp://x/{z}/{x}/{y}"]);
     assert_eq!(bad.code(), Some(1), "{out:?}");
@@ -336,7 +228,7 @@ fn write_mbtiles(path: &Path) {
     for (z, x, tms_y) in [(3u8, 1u32, 0u32), (3, 2, 5), (4, 9, 9)] {
         db.execute(
             "INSERT INTO tiles VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![z, x, tms_y, png(&format!("{z}/{x}/{tms_y}"))],
+            rusqlite::params![z, x, tms_y, png(z, x, tms_y)],
         )
         .expect("row");
     }
@@ -364,7 +256,7 @@ fn an_mbtiles_file_is_imported_with_rows_flipped_and_other_files_are_refused() {
         // TMS row 0 at zoom 3 is XYZ row 7.
         assert_eq!(
             vault.tile_get("survey", 3, 1, 7).expect("get"),
-            Some(png("3/1/0"))
+            Some(png(3, 1, 0))
         );
         assert_eq!(vault.tile_get("survey", 3, 1, 0).expect("get"), None);
         vault.lock().expect("lock");

@@ -1,189 +1,19 @@
-//! The tile cache against a real tile server on 127.0.0.1 (written here, counting every
-//! request), over real sockets and a real vault; MBTiles files built with SQLite.
+//! The tile cache against a real tile server on 127.0.0.1 (the shared test one in
+//! tests/tile_server.rs, counting every request), over real sockets and a real vault;
+//! MBTiles files built with SQLite.
 
-#![allow(
-    clippy::disallowed_types,
-    clippy::disallowed_methods,
-    reason = "the test tile server is a raw listener on 127.0.0.1"
-)]
+#[path = "../../../tests/tile_server.rs"]
+mod tile_server;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airgap_egress::Gate;
 use airgap_tiles::{import_mbtiles, BBox, Progress, TileCache, TileError, TileId, TileSource};
 use airgap_vault::{KdfParams, MemStore, SecretString, Vault, VaultConfig, VaultError};
-
-/// The bytes the test server serves for a tile: a PNG signature, then the tile's name.
-fn png(z: u8, x: u32, y: u32) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(format!("tile {z}/{x}/{y}").as_bytes());
-    b
-}
-
-#[derive(Default)]
-struct Behaviour {
-    /// Answer the first this-many requests with 429 and `Retry-After: 1`.
-    busy_first: usize,
-    /// Paths answered 404.
-    missing: Vec<String>,
-    /// Paths answered 200 with an HTML page.
-    html: Vec<String>,
-    /// Sent with every tile.
-    cache_control: Option<&'static str>,
-}
-
-/// A tile server on 127.0.0.1:0, a thread per connection, serving `/{z}/{x}/{y}.png`.
-struct TileServer {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<String>>>,
-    connections: Arc<AtomicUsize>,
-    in_flight_max: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl TileServer {
-    fn start(behaviour: Behaviour) -> TileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
-        let server = TileServer {
-            addr,
-            requests: Arc::default(),
-            connections: Arc::default(),
-            in_flight_max: Arc::default(),
-            stop: Arc::default(),
-        };
-        let behaviour = Arc::new(behaviour);
-        let (requests, connections, max, stop) = (
-            server.requests.clone(),
-            server.connections.clone(),
-            server.in_flight_max.clone(),
-            server.stop.clone(),
-        );
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                connections.fetch_add(1, Ordering::SeqCst);
-                let (b, r, m, f) = (
-                    behaviour.clone(),
-                    requests.clone(),
-                    max.clone(),
-                    in_flight.clone(),
-                );
-                std::thread::spawn(move || serve(stream, &b, &r, &m, &f));
-            }
-        });
-        server
-    }
-
-    fn template(&self, host: &str) -> String {
-        format!("http://{host}:{}/{{z}}/{{x}}/{{y}}.png", self.addr.port())
-    }
-
-    fn request_count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
-
-impl Drop for TileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn serve(
-    stream: TcpStream,
-    behaviour: &Behaviour,
-    requests: &Mutex<Vec<String>>,
-    in_flight_max: &AtomicUsize,
-    in_flight: &AtomicUsize,
-) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        match reader.read_line(&mut request_line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
-            }
-        }
-        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        in_flight_max.fetch_max(now, Ordering::SeqCst);
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
-        let n = {
-            let mut r = requests.lock().unwrap();
-            r.push(path.clone());
-            r.len()
-        };
-        // Long enough for parallel requests to overlap.
-        std::thread::sleep(Duration::from_millis(5));
-        let (status, headers, body) = if n <= behaviour.busy_first {
-            (429, vec!["retry-after: 1".to_owned()], Vec::new())
-        } else if behaviour.missing.contains(&path) {
-            (404, vec![], b"no such tile".to_vec())
-        } else if behaviour.html.contains(&path) {
-            (
-                200,
-                vec!["content-type: text/html".to_owned()],
-                b"<html>log in to the wifi</html>".to_vec(),
-            )
-        } else {
-            match parse_tile(&path) {
-                Some((z, x, y)) => {
-                    let mut h = vec!["content-type: image/png".to_owned()];
-                    if let Some(cc) = behaviour.cache_control {
-                        h.push(format!("cache-control: {cc}"));
-                    }
-                    (200, h, png(z, x, y))
-                }
-                None => (400, vec![], Vec::new()),
-            }
-        };
-        in_flight.fetch_sub(1, Ordering::SeqCst);
-        let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
-        for h in headers {
-            head.push_str(&h);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        let s = reader.get_mut();
-        if s.write_all(head.as_bytes()).is_err() || s.write_all(&body).is_err() {
-            return;
-        }
-    }
-}
-
-fn parse_tile(path: &str) -> Option<(u8, u32, u32)> {
-    let mut parts = path
-        .trim_start_matches('/')
-        .trim_end_matches(".png")
-        .split('/');
-    Some((
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    ))
-}
+use tile_server::{png, Behaviour, TileServer};
 
 fn pass() -> SecretString {
     SecretString::from("tiles test".to_owned())
@@ -266,7 +96,7 @@ fn an_area_download_fetches_each_tile_once_and_a_second_one_fetches_nothing() {
     assert_eq!(last.bytes, report.bytes);
     assert!(progress.windows(2).all(|w| w[0].done < w[1].done));
     // At most the source's two requests at a time reached the server.
-    assert!(server.in_flight_max.load(Ordering::SeqCst) <= 2);
+    assert!(server.in_flight_max() <= 2);
 
     // Every tile is in the vault, with the server's bytes, and the summary counts them.
     for t in area().tiles(12..=15) {
@@ -445,11 +275,7 @@ fn sealed_a_remote_source_is_refused_once_with_no_socket_and_the_vault_still_ser
     assert_eq!(hit, Some(png(12, 2145, 1434)));
     assert_eq!(gate.refused_count(), 1, "refused once, then remembered");
     assert_eq!(audited.load(Ordering::SeqCst), 1);
-    assert_eq!(
-        server.connections.load(Ordering::SeqCst),
-        0,
-        "no socket was made"
-    );
+    assert_eq!(server.connection_count(), 0, "no socket was made");
 
     // Control: online, the same template reaches the server.
     let template = server.template("127.1");
@@ -460,7 +286,7 @@ fn sealed_a_remote_source_is_refused_once_with_no_socket_and_the_vault_still_ser
             .unwrap()
     });
     assert_eq!(got, Some(png(12, 2000, 1400)));
-    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(server.connection_count(), 1);
 }
 
 #[test]

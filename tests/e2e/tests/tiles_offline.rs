@@ -1,194 +1,36 @@
 //! Offline maps in the desktop app (issue 5): tiles fetched while online are cached in the
 //! vault and render from it after a sealed restart, with the tile server hearing nothing new.
 //!
-//! A tile server in this test (loopback, counting requests, a generated PNG per z/x/y) is the
-//! configured source (`airgap tiles source set`). First run, online: unlock, the Fly map shows
-//! the server's tiles through the app's `tile` scheme, and "Download this area" in Settings
-//! caches the area around it (estimate first, then the download; a bad template and a zoom
-//! deeper than the source allows are refused with their reasons first). Then the server stops
-//! serving tiles (it answers 404, still counting) and the app starts again `--sealed` on the
-//! same data dir: locked, the map has no tile layer; unlocked, the same tiles render from the
-//! vault and the server receives no request; far from the cached area no tile loads, and the
-//! bundled basemap is what shows. A sealed app may still reach a tile server on loopback (the
-//! gate lets loopback through), so the 404 is what keeps the far area empty there.
+//! The shared test tile server (tests/tile_server.rs: loopback, counting requests, a generated
+//! PNG per z/x/y) is the configured source (`airgap tiles source set`). First run, online:
+//! unlock, the Fly map shows the server's tiles through the app's `tile` scheme, and "Download
+//! this area" in Settings caches the area around it (estimate first, then the download; a bad
+//! template and a zoom deeper than the source allows are refused with their reasons first).
+//! Then the server stops serving tiles (it answers 404, still counting) and the app starts
+//! again `--sealed` on the same data dir: locked, the map has no tile layer; unlocked, the same
+//! tiles render from the vault and the server receives no request; far from the cached area no
+//! tile loads, and the bundled basemap is what shows. A sealed app may still reach a tile
+//! server on loopback (the gate lets loopback through), so the 404 is what keeps the far area
+//! empty there.
 //!
 //! With `AIRGAP_SCREENSHOT_DIR` set it also saves `airgap-tiles-settings.png` there.
 
-// The tile server is a test fixture on 127.0.0.1.
-#![allow(
-    clippy::disallowed_types,
-    clippy::disallowed_methods,
-    reason = "the test runs its own loopback tile server"
-)]
+#[path = "../../tile_server.rs"]
+mod tile_server;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use airgap_e2e::{run_app_test_with, testid, CliData, Deadline, Launch, Ui};
 use anyhow::{bail, ensure, Context, Result};
+use tile_server::{Behaviour, TileServer};
 
 const SECOND: Duration = Duration::from_secs(1);
 const PASSPHRASE: &str = "harrier contour beacon 7";
 /// Far from the Fly map's opening view (Canberra): Lake Zurich.
 const FAR_AWAY: &str = "47.25, 8.68";
-
-// ---------------------------------------------------------------------------------------------
-// The tile server
-
-/// A loopback HTTP tile server: every request counted; `/z/x/y.png` answered with a small PNG
-/// whose colour depends on the tile while `serving`, with 404 otherwise.
-struct TileServer {
-    port: u16,
-    requests: Arc<AtomicU64>,
-    serving: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-}
-
-impl TileServer {
-    fn start() -> Result<TileServer> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let requests = Arc::new(AtomicU64::new(0));
-        let serving = Arc::new(AtomicBool::new(true));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, s, st) = (requests.clone(), serving.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok(conn) = conn else { continue };
-                let (r, s) = (r.clone(), s.clone());
-                std::thread::spawn(move || answer(conn, &r, &s));
-            }
-        });
-        Ok(TileServer {
-            port,
-            requests,
-            serving,
-            stop,
-        })
-    }
-
-    fn template(&self) -> String {
-        format!("http://127.0.0.1:{}/{{z}}/{{x}}/{{y}}.png", self.port)
-    }
-
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for TileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Wakes the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn answer(mut conn: TcpStream, requests: &AtomicU64, serving: &AtomicBool) {
-    let _ = conn.set_read_timeout(Some(5 * SECOND));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-        if head.len() > 16 * 1024 {
-            return;
-        }
-    }
-    requests.fetch_add(1, Ordering::SeqCst);
-    let text = String::from_utf8_lossy(&head);
-    let path = text.split_whitespace().nth(1).unwrap_or("");
-    let tile = parse_tile(path);
-    let (status, body, kind) = match tile {
-        Some((z, x, y)) if serving.load(Ordering::SeqCst) => ("200 OK", png(z, x, y), "image/png"),
-        _ => ("404 Not Found", b"no tile".to_vec(), "text/plain"),
-    };
-    let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-         Cache-Control: max-age=86400\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = conn.write_all(header.as_bytes());
-    let _ = conn.write_all(&body);
-}
-
-fn parse_tile(path: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = path.strip_prefix('/')?.strip_suffix(".png")?.split('/');
-    let z = parts.next()?.parse().ok()?;
-    let x = parts.next()?.parse().ok()?;
-    let y = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((z, x, y))
-}
-
-/// A 16×16 PNG of one colour derived from the tile (stored, uncompressed deflate).
-fn png(z: u32, x: u32, y: u32) -> Vec<u8> {
-    const SIDE: u32 = 16;
-    let colour = [
-        (40 + z * 9) as u8,
-        (60 + (x % 7) * 25) as u8,
-        (80 + (y % 5) * 30) as u8,
-    ];
-    // Each row: filter type 0 (none), then its pixels.
-    let row: Vec<u8> = std::iter::once(0)
-        .chain((0..SIDE).flat_map(|_| colour))
-        .collect();
-    let raw = row.repeat(SIDE as usize);
-    let mut zlib = vec![0x78, 0x01, 0x01];
-    let len = u16::try_from(raw.len()).expect("a 16×16 image fits one stored block");
-    zlib.extend_from_slice(&len.to_le_bytes());
-    zlib.extend_from_slice(&(!len).to_le_bytes());
-    zlib.extend_from_slice(&raw);
-    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&SIDE.to_be_bytes());
-    ihdr.extend_from_slice(&SIDE.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(b"IHDR", ihdr.as_slice()), (b"IDAT", &zlib), (b"IEND", &[])] {
-        let len = u32::try_from(data.len()).expect("small chunks");
-        out.extend_from_slice(&len.to_be_bytes());
-        let mut chunk = kind.to_vec();
-        chunk.extend_from_slice(data);
-        out.extend_from_slice(&chunk);
-        out.extend_from_slice(&crc32(&chunk).to_be_bytes());
-    }
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn adler32(bytes: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in bytes {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
-}
 
 // ---------------------------------------------------------------------------------------------
 // The page
@@ -277,10 +119,14 @@ async fn fly_view(ui: &Ui) -> Result<()> {
 
 #[tokio::test]
 async fn tiles_seen_online_render_from_the_vault_after_a_sealed_restart() {
-    let server = Arc::new(TileServer::start().expect("the tile server"));
+    // A day's freshness, as real tile servers send: sealed, cached tiles are not stale.
+    let server = Arc::new(TileServer::start(Behaviour {
+        cache_control: Some("max-age=86400"),
+        ..Behaviour::default()
+    }));
     let data = CliData::new("tiles", PASSPHRASE).expect("scratch data");
     data.airgap(&["vault", "init"]).expect("a vault");
-    data.airgap(&["tiles", "source", "set", &server.template()])
+    data.airgap(&["tiles", "source", "set", &server.template("127.0.0.1")])
         .expect("the tile source");
     let launch = Launch {
         data_dir: Some(data.data_dir()),
@@ -295,14 +141,14 @@ async fn tiles_seen_online_render_from_the_vault_after_a_sealed_restart() {
     })
     .await;
     let seen_online = rx.recv().expect("the online run's tiles");
-    let after_online = server.requests();
+    let after_online = server.request_count();
     eprintln!(
         "[e2e] online: {} tiles on screen, {after_online} requests to the tile server",
         seen_online.len()
     );
 
     // The internet is gone: the server answers nothing but 404 from now on.
-    server.serving.store(false, Ordering::SeqCst);
+    server.stop_serving();
     let sealed_server = server.clone();
     run_app_test_with("tiles_sealed", &["--sealed"], &launch, move |ui, _| {
         sealed(ui, sealed_server, seen_online)
@@ -319,7 +165,7 @@ async fn online(
     fly_view(&ui).await?;
     let tiles = settled_tiles(&ui, "the source's tiles on the Fly map").await?;
     ensure!(
-        server.requests() > 0,
+        server.request_count() > 0,
         "tiles loaded, yet the tile server was never asked"
     );
     ensure!(
@@ -372,7 +218,7 @@ async fn online(
             |n| n > 0.0,
         )
         .await?;
-    let before = server.requests();
+    let before = server.request_count();
     ui.click(&testid("tiles-download")).await?;
     let outcome = ui
         .wait_text(
@@ -386,7 +232,7 @@ async fn online(
         outcome.contains("0 failed") || !outcome.contains("failed"),
         "{outcome}"
     );
-    let asked = server.requests() - before;
+    let asked = server.request_count() - before;
     ensure!(
         asked > 0 && (asked as f64) <= estimate,
         "the download asked for {asked} tiles of an estimated {estimate}: {outcome}"
@@ -408,7 +254,7 @@ async fn online(
 }
 
 async fn sealed(ui: Ui, server: Arc<TileServer>, seen_online: BTreeSet<String>) -> Result<()> {
-    let before = server.requests();
+    let before = server.request_count();
     // Locked: the map has no tile layer at all (the basemap alone).
     ui.wait_present(&testid("vault-later"), "the unlock screen", 20 * SECOND)
         .await?;
@@ -432,9 +278,9 @@ async fn sealed(ui: Ui, server: Arc<TileServer>, seen_online: BTreeSet<String>) 
         "sealed, the map shows none of the tiles it showed online: {tiles:?} vs {seen_online:?}"
     );
     ensure!(
-        server.requests() == before,
+        server.request_count() == before,
         "the tile server was asked {} times while the map showed cached tiles",
-        server.requests() - before
+        server.request_count() - before
     );
     eprintln!(
         "[e2e] sealed: {} tiles rendered from the vault, 0 requests",
