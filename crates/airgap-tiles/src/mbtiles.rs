@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use airgap_vault::{NewTile, Vault};
+use airgap_vault::{AuditEvent, NewTile, Vault};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
@@ -105,6 +105,15 @@ pub fn import_mbtiles(vault: &Vault, path: &Path, source: &str) -> Result<Import
         }
     }
     store(vault, source, &mut batch, &mut report)?;
+    // Imports are audited like every other: what came in, from where.
+    vault.audit(AuditEvent::Imported {
+        what: format!(
+            "{} map tiles ({} bytes) from {} as source \"{source}\"",
+            report.imported,
+            report.bytes,
+            path.display()
+        ),
+    })?;
     Ok(report)
 }
 

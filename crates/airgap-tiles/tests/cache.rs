@@ -379,6 +379,21 @@ fn mbtiles_import_flips_tms_rows_and_rejects_what_is_not_mbtiles() {
     let vault = vault();
     let report = import_mbtiles(&vault, &file, "imported").unwrap();
     assert_eq!((report.imported, report.skipped), (3, 2));
+    let audited: Vec<String> = vault
+        .audit_entries()
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| match e.event {
+            airgap_vault::AuditEvent::Imported { what } => Some(what),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert!(
+        audited[0].starts_with("3 map tiles (") && audited[0].contains("as source \"imported\""),
+        "{audited:?}"
+    );
     assert_eq!(report.name.as_deref(), Some("Test area"));
     assert_eq!(report.format.as_deref(), Some("png"));
     assert_eq!(
