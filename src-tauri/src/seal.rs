@@ -151,6 +151,22 @@ impl SealRuntime {
         }
     }
 
+    /// Runs `op`, a switch change that may restart the app (it says `Ok(true)` when it did),
+    /// unless one is already under way: a second click must not start a second process.
+    async fn one_restart_at_a_time(
+        &self,
+        op: impl std::future::Future<Output = Result<bool, IpcError>>,
+    ) -> Result<bool, IpcError> {
+        if self.restarting.swap(true, Ordering::SeqCst) {
+            return Err(IpcError::new("invalid", "Airgap is already restarting."));
+        }
+        let result = op.await;
+        if !matches!(result, Ok(true)) {
+            self.restarting.store(false, Ordering::SeqCst);
+        }
+        result
+    }
+
     fn read_switch(&self) -> Result<SealState, String> {
         SealSwitch::read(&self.data_dir).map_err(|e| e.to_string())
     }
@@ -298,14 +314,8 @@ pub async fn seal_engage(
     state: State<'_, AppState>,
     vault: State<'_, VaultHandle>,
 ) -> Result<bool, IpcError> {
-    if seal.restarting.swap(true, Ordering::SeqCst) {
-        return Err(IpcError::new("invalid", "Airgap is already restarting."));
-    }
-    let result = engage(&app, &seal, &state, &vault).await;
-    if !matches!(result, Ok(true)) {
-        seal.restarting.store(false, Ordering::SeqCst);
-    }
-    result
+    seal.one_restart_at_a_time(engage(&app, &seal, &state, &vault))
+        .await
 }
 
 async fn engage(
@@ -372,14 +382,15 @@ pub async fn seal_disengage(
              start it again.",
         ));
     }
-    if seal.restarting.swap(true, Ordering::SeqCst) {
-        return Err(IpcError::new("invalid", "Airgap is already restarting."));
-    }
-    let result = disengage(&app, &seal, &state, open, passphrase, restart_now).await;
-    if !matches!(result, Ok(true)) {
-        seal.restarting.store(false, Ordering::SeqCst);
-    }
-    result
+    seal.one_restart_at_a_time(disengage(
+        &app,
+        &seal,
+        &state,
+        open,
+        passphrase,
+        restart_now,
+    ))
+    .await
 }
 
 async fn disengage(
